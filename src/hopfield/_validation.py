@@ -1,0 +1,86 @@
+"""Input checks shared by every public entry point.
+
+Each check raises ``TypeError`` (wrong kind of object or dtype) or ``ValueError``
+(wrong shape or value) with a message that names the argument, what was expected
+and what was given. Internal code trusts its inputs; only public boundaries call
+these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+__all__ = [
+    "check_finite",
+    "check_floating",
+    "check_positive",
+    "check_probability",
+    "check_rank",
+    "check_tensor",
+    "check_trailing_shape",
+]
+
+
+def check_tensor(value: object, name: str) -> torch.Tensor:
+    """Return ``value`` if it is a tensor, else raise ``TypeError`` naming ``name``."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    return value
+
+
+def check_floating(value: object, name: str) -> torch.Tensor:
+    """A floating-point tensor (float16/bfloat16/float32/float64)."""
+    tensor = check_tensor(value, name)
+    if not tensor.is_floating_point():
+        raise TypeError(f"{name} must have a floating-point dtype, got {tensor.dtype}")
+    return tensor
+
+
+def check_finite(tensor: torch.Tensor, name: str) -> torch.Tensor:
+    """Reject NaN and ±inf entries."""
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        raise ValueError(f"{name} contains NaN or inf values")
+    return tensor
+
+
+def check_rank(tensor: torch.Tensor, name: str, rank: int | Sequence[int], shape: str) -> None:
+    """Require ``tensor.ndim`` in ``rank``; ``shape`` describes the expected layout."""
+    ranks = (rank,) if isinstance(rank, int) else tuple(rank)
+    if tensor.ndim not in ranks:
+        raise ValueError(
+            f"{name} must have shape {shape} ({' or '.join(map(str, ranks))} dims), "
+            f"got shape {tuple(tensor.shape)}"
+        )
+
+
+def check_trailing_shape(
+    tensor: torch.Tensor, name: str, expected: Sequence[int], shape: str
+) -> None:
+    """Require the non-batch dims of ``tensor`` to equal ``expected``."""
+    expected = tuple(expected)
+    if tensor.ndim != len(expected) + 1 or tuple(tensor.shape[1:]) != expected:
+        raise ValueError(f"{name} must have shape {shape}, got shape {tuple(tensor.shape)}")
+
+
+def check_positive(value: float, name: str, *, allow_zero: bool = False) -> float:
+    """A finite real number > 0 (or ≥ 0 with ``allow_zero``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    ok = value >= 0 if allow_zero else value > 0
+    if not ok or value != value or value == float("inf"):
+        bound = "≥ 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value}")
+    return value
+
+
+def check_probability(value: float, name: str) -> float:
+    """A real number in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}")
+    return value

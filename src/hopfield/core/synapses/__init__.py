@@ -1,0 +1,1 @@
+"""Hypersynapses: energy functions of the activations of the layers they join."""
