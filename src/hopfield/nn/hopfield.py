@@ -1,0 +1,470 @@
+"""``Hopfield``: state patterns attend to stored patterns (Ramsauer et al. 2020).
+
+Ramsauer et al. (2020) "Hopfield Networks is All You Need" (ICLR 2021) show that the
+modern Hopfield network with the log-sum-exp (LSE) energy
+
+    E(ξ) = −β⁻¹ log Σ_μ exp(β k_μ·ξ) + ½ ‖ξ‖²              (constants dropped)
+
+has the CCCP update
+
+    ξ ← softmax(β ξ Kᵀ) K,
+
+which is exactly softmax attention with scale β. The layer below runs that update in
+each head's projected space: the state (query) patterns ``Q = ξ W_Q``, stored (key)
+patterns ``K = Y W_K`` and pattern projections (values) ``V = Y W_V``; ``update_steps − 1``
+updates ``ξ ← softmax(β ξ Kᵀ + M) K`` refine the state, then the final association
+``softmax(β ξ Kᵀ + M) V`` is projected back with ``W_O``. ``M`` is the additive mask
+(``−∞`` where a stored pattern is ignored). Each update never raises ``E`` (CCCP).
+
+Fast path: :func:`torch.nn.functional.scaled_dot_product_attention` with
+``scale=β`` (fused, never materialises the association matrix when the backend
+allows). The explicit softmax path runs only when the attention weights are asked
+for (``need_weights=True``); both give the same numbers up to float rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, overload
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hopfield._validation import (
+    check_floating,
+    check_positive,
+    check_probability,
+    check_rank,
+)
+
+__all__ = ["Hopfield", "lse_energy"]
+
+
+def lse_energy(
+    state: torch.Tensor,
+    stored: torch.Tensor,
+    beta: float | torch.Tensor,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """LSE energy ``E(ξ) = −β⁻¹ log Σ_μ exp(β k_μ·ξ + M_μ) + ½‖ξ‖²`` per state pattern.
+
+    Args:
+        state: ``(..., Lq, D)`` state patterns ``ξ``.
+        stored: ``(..., Lk, D)`` stored patterns ``k_μ`` (broadcast against ``state``).
+        beta: inverse temperature ``β > 0``.
+        mask: optional additive mask broadcastable to ``(..., Lq, Lk)`` (``−∞`` = ignore).
+
+    Returns:
+        ``(..., Lq)`` energies (Ramsauer et al. 2020, eq. 2 without the constants).
+    """
+    logits = beta * (state @ stored.transpose(-2, -1))
+    if mask is not None:
+        logits = logits + mask
+    return -torch.logsumexp(logits, dim=-1) / beta + 0.5 * (state * state).sum(-1)
+
+
+def _check_dim(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be ≥ 1, got {value}")
+    return value
+
+
+def _check_flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return value
+
+
+def _split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """``(B, L, H·d)`` → ``(B, H, L, d)``."""
+    batch, length, width = x.shape
+    return x.view(batch, length, num_heads, width // num_heads).transpose(1, 2)
+
+
+def _merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """``(B, H, L, d)`` → ``(B, L, H·d)``."""
+    batch, heads, length, dim = x.shape
+    return x.transpose(1, 2).reshape(batch, length, heads * dim)
+
+
+def _as_additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Bool mask (True = ignore) → ``0 / −∞``; float masks are already additive."""
+    if mask.dtype == torch.bool:
+        return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(
+            mask, float("-inf")
+        )
+    return mask.to(dtype)
+
+
+class Hopfield(nn.Module):
+    """Multi-head modern Hopfield layer: ``num_heads`` LSE associative memories.
+
+    Energy per head (Ramsauer et al. 2020): ``E(ξ) = −β⁻¹ log Σ_μ exp(β k_μ·ξ) + ½‖ξ‖²``
+    over projected stored patterns ``k_μ``; update ``ξ ← softmax(β ξ Kᵀ) K``
+    (``update_steps − 1`` times, or until ``max |Δξ| ≤ tol``), then the output
+    ``W_O softmax(β ξ Kᵀ) V``. With one step, identity projections and
+    ``β = 1/√d`` this is ``nn.MultiheadAttention``.
+
+    Args:
+        embed_dim: ``E``, width of the state patterns (queries) and of the output.
+        num_heads: number of heads ``H``.
+        head_dim: width ``d`` of each head's space; default ``embed_dim // num_heads``.
+        stored_dim: width ``S`` of the stored patterns (keys/values); default ``embed_dim``.
+        beta: inverse temperature ``β``; default ``1/√d``.
+        learnable_beta: learn ``β`` (parametrised as ``log β``, so it stays positive).
+        update_steps: maximal number of updates (≥ 1); the last one reads the values.
+        tol: stop the state updates early once ``max |ξ_new − ξ| ≤ tol`` over the batch.
+        normalize_patterns: layer norm of state, stored and value inputs before projecting.
+        project_patterns: learnable ``W_Q, W_K, W_V, W_O``; if False they are identities
+            (requires ``S = E = H·d``) and the heads split the embedding.
+        dropout: dropout on the final association weights (training only).
+        batch_first: inputs are ``(B, L, ·)``; if False ``(L, B, ·)``.
+        bias: biases in the projections.
+
+    Shapes (``batch_first=True``): query ``(B, Lq, E)``; key and value ``(B, Lk, S)``;
+    output ``(B, Lq, E)``; attention weights ``(B, H, Lq, Lk)`` per head (not averaged;
+    average with ``.mean(1)``).
+    """
+
+    def __init__(
+        self,
+        embed_dim: int,
+        *,
+        num_heads: int = 1,
+        head_dim: int | None = None,
+        stored_dim: int | None = None,
+        beta: float | None = None,
+        learnable_beta: bool = False,
+        update_steps: int = 1,
+        tol: float | None = None,
+        normalize_patterns: bool = False,
+        project_patterns: bool = True,
+        dropout: float = 0.0,
+        batch_first: bool = True,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.embed_dim = _check_dim(embed_dim, "embed_dim")
+        self.num_heads = _check_dim(num_heads, "num_heads")
+        self.stored_dim = _check_dim(
+            stored_dim if stored_dim is not None else embed_dim, "stored_dim"
+        )
+        self.head_dim = self._resolve_head_dim(head_dim, project_patterns)
+        self.init_beta = None if beta is None else check_positive(beta, "beta")
+        self.learnable_beta = _check_flag(learnable_beta, "learnable_beta")
+        self.update_steps = _check_dim(update_steps, "update_steps")
+        self.tol = None if tol is None else check_positive(tol, "tol", allow_zero=True)
+        self.normalize_patterns = _check_flag(normalize_patterns, "normalize_patterns")
+        self.project_patterns = _check_flag(project_patterns, "project_patterns")
+        self.dropout = check_probability(dropout, "dropout")
+        self.batch_first = _check_flag(batch_first, "batch_first")
+        self.bias = _check_flag(bias, "bias")
+
+        beta0 = self.init_beta if self.init_beta is not None else 1.0 / math.sqrt(self.head_dim)
+        self._fixed_beta = beta0
+        if self.learnable_beta:
+            self.log_beta = nn.Parameter(torch.tensor(math.log(beta0)))
+        inner = self.num_heads * self.head_dim
+        self.query_proj = self._linear(self.embed_dim, inner)
+        self.key_proj = self._linear(self.stored_dim, inner)
+        self.value_proj = self._linear(self.stored_dim, inner)
+        self.out_proj = self._linear(inner, self.embed_dim)
+        self.query_norm = self._norm(self.embed_dim)
+        self.key_norm = self._norm(self.stored_dim)
+        self.value_norm = self._norm(self.stored_dim)
+
+    # ------------------------------------------------------------------ construction
+
+    def _resolve_head_dim(self, head_dim: int | None, project: bool) -> int:
+        if head_dim is None:
+            if self.embed_dim % self.num_heads:
+                raise ValueError(
+                    f"embed_dim ({self.embed_dim}) must be divisible by num_heads "
+                    f"({self.num_heads}) unless head_dim is given"
+                )
+            head_dim = self.embed_dim // self.num_heads
+        head_dim = _check_dim(head_dim, "head_dim")
+        if not project and not (self.stored_dim == self.embed_dim == self.num_heads * head_dim):
+            raise ValueError(
+                "project_patterns=False needs stored_dim == embed_dim == num_heads * head_dim, "
+                f"got stored_dim={self.stored_dim}, embed_dim={self.embed_dim}, "
+                f"num_heads * head_dim={self.num_heads * head_dim}"
+            )
+        return head_dim
+
+    def _linear(self, fan_in: int, fan_out: int) -> nn.Module:
+        if not self.project_patterns:
+            return nn.Identity()
+        return nn.Linear(fan_in, fan_out, bias=self.bias)
+
+    def _norm(self, dim: int) -> nn.Module:
+        return nn.LayerNorm(dim) if self.normalize_patterns else nn.Identity()
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`)."""
+        return {
+            "embed_dim": self.embed_dim,
+            "num_heads": self.num_heads,
+            "head_dim": self.head_dim,
+            "stored_dim": self.stored_dim,
+            "beta": self.init_beta,
+            "learnable_beta": self.learnable_beta,
+            "update_steps": self.update_steps,
+            "tol": self.tol,
+            "normalize_patterns": self.normalize_patterns,
+            "project_patterns": self.project_patterns,
+            "dropout": self.dropout,
+            "batch_first": self.batch_first,
+            "bias": self.bias,
+        }
+
+    @property
+    def beta(self) -> float | torch.Tensor:
+        """Inverse temperature ``β``: a float, or a 0-d tensor when learnable."""
+        return self.log_beta.exp() if self.learnable_beta else self._fixed_beta
+
+    def extra_repr(self) -> str:
+        return (
+            f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, head_dim={self.head_dim}, "
+            f"stored_dim={self.stored_dim}, update_steps={self.update_steps}"
+        )
+
+    # ------------------------------------------------------------------ public API
+
+    @overload
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor | None = ...,
+        value: torch.Tensor | None = ...,
+        *,
+        key_padding_mask: torch.Tensor | None = ...,
+        attn_mask: torch.Tensor | None = ...,
+        need_weights: Literal[False] = ...,
+    ) -> torch.Tensor: ...
+
+    @overload
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor | None = ...,
+        value: torch.Tensor | None = ...,
+        *,
+        key_padding_mask: torch.Tensor | None = ...,
+        attn_mask: torch.Tensor | None = ...,
+        need_weights: Literal[True],
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor | None = None,
+        value: torch.Tensor | None = None,
+        *,
+        key_padding_mask: torch.Tensor | None = None,
+        attn_mask: torch.Tensor | None = None,
+        need_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Retrieve from the stored patterns ``key`` (default: ``query``, self-attention).
+
+        Args:
+            query: state patterns ``(B, Lq, E)``.
+            key: stored patterns ``(B, Lk, S)``; default ``query``.
+            value: pattern projections ``(B, Lk, S)``; default ``key``.
+            key_padding_mask: ``(B, Lk)``; bool (True = ignore that stored pattern) or
+                float (added to the logits).
+            attn_mask: ``(Lq, Lk)`` or ``(B·H, Lq, Lk)``; bool (True = not allowed) or
+                float (added to the logits), as in ``nn.MultiheadAttention``.
+            need_weights: also return the final association weights ``(B, H, Lq, Lk)``
+                (uses the explicit softmax path).
+
+        Returns:
+            ``(B, Lq, E)``, or ``(output, weights)`` when ``need_weights``.
+            (Sequence-first ``(L, B, ·)`` in and out when ``batch_first=False``.)
+        """
+        query, key, value = self._check_inputs(query, key, value)
+        mask = self._build_mask(key_padding_mask, attn_mask, query, key)
+        output, weights = self._retrieve(query, key, value, mask, need_weights)
+        if not self.batch_first:
+            output = output.transpose(0, 1)
+        if need_weights:
+            assert weights is not None
+            return output, weights
+        return output
+
+    def energy(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor | None = None,
+        *,
+        key_padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """LSE energy ``(B, H, Lq)`` of the projected state patterns against the stored ones.
+
+        ``E(ξ) = −β⁻¹ log Σ_μ exp(β k_μ·ξ) + ½‖ξ‖²`` with ``ξ = W_Q q`` and ``k_μ = W_K y_μ``
+        in each head (masked stored patterns excluded). Every state update of
+        :meth:`forward` never increases it (CCCP, Ramsauer et al. 2020, Theorem 1).
+        """
+        query, key, _ = self._check_inputs(query, key, None)
+        mask = self._build_mask(key_padding_mask, None, query, key)
+        state = _split_heads(self.query_proj(self.query_norm(query)), self.num_heads)
+        stored = _split_heads(self.key_proj(self.key_norm(key)), self.num_heads)
+        return lse_energy(state, stored, self.beta, mask)
+
+    # ------------------------------------------------------------------ validation
+
+    def _check_inputs(
+        self, query: torch.Tensor, key: torch.Tensor | None, value: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Validate shapes, move to batch-first; key defaults to query, value to key."""
+        layout = "(B, L, {})" if self.batch_first else "(L, B, {})"
+        check_floating(query, "query")
+        check_rank(query, "query", 3, layout.format("embed_dim"))
+        if query.shape[-1] != self.embed_dim:
+            raise ValueError(
+                f"query must have last dim embed_dim={self.embed_dim}, "
+                f"got shape {tuple(query.shape)}"
+            )
+        if key is None:
+            if self.stored_dim != self.embed_dim:
+                raise ValueError(
+                    f"key is required when stored_dim ({self.stored_dim}) != embed_dim "
+                    f"({self.embed_dim})"
+                )
+            key = query
+        key = self._check_stored(key, "key", query, layout)
+        value = key if value is None else self._check_stored(value, "value", query, layout)
+        if value.shape[:-1] != key.shape[:-1]:
+            raise ValueError(
+                f"value must have the same leading dims as key {tuple(key.shape[:-1])}, "
+                f"got shape {tuple(value.shape)}"
+            )
+        if not self.batch_first:
+            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        return query, key, value
+
+    def _check_stored(
+        self, tensor: torch.Tensor, name: str, query: torch.Tensor, layout: str
+    ) -> torch.Tensor:
+        check_floating(tensor, name)
+        check_rank(tensor, name, 3, layout.format("stored_dim"))
+        batch_dim = 0 if self.batch_first else 1
+        if tensor.shape[-1] != self.stored_dim or tensor.shape[batch_dim] != query.shape[batch_dim]:
+            raise ValueError(
+                f"{name} must have batch size {query.shape[batch_dim]} and last dim "
+                f"stored_dim={self.stored_dim}, got shape {tuple(tensor.shape)}"
+            )
+        if tensor.dtype != query.dtype:
+            raise TypeError(
+                f"{name} must have the dtype of query ({query.dtype}), got {tensor.dtype}"
+            )
+        return tensor
+
+    def _build_mask(
+        self,
+        key_padding_mask: torch.Tensor | None,
+        attn_mask: torch.Tensor | None,
+        query: torch.Tensor,
+        key: torch.Tensor,
+    ) -> torch.Tensor | None:
+        """Additive mask broadcastable to ``(B, H, Lq, Lk)`` (batch-first tensors)."""
+        batch, len_q, len_k = query.shape[0], query.shape[1], key.shape[1]
+        mask: torch.Tensor | None = None
+        if key_padding_mask is not None:
+            _check_mask_tensor(key_padding_mask, "key_padding_mask")
+            if key_padding_mask.shape != (batch, len_k):
+                raise ValueError(
+                    f"key_padding_mask must have shape (B, Lk) = {(batch, len_k)}, "
+                    f"got shape {tuple(key_padding_mask.shape)}"
+                )
+            mask = _as_additive(key_padding_mask, query.dtype).view(batch, 1, 1, len_k)
+        if attn_mask is not None:
+            _check_mask_tensor(attn_mask, "attn_mask")
+            heads = batch * self.num_heads
+            if attn_mask.shape == (len_q, len_k):
+                extra = _as_additive(attn_mask, query.dtype)
+            elif attn_mask.shape == (heads, len_q, len_k):
+                extra = _as_additive(attn_mask, query.dtype).view(
+                    batch, self.num_heads, len_q, len_k
+                )
+            else:
+                raise ValueError(
+                    f"attn_mask must have shape (Lq, Lk) = {(len_q, len_k)} or "
+                    f"(B·H, Lq, Lk) = {(heads, len_q, len_k)}, got shape {tuple(attn_mask.shape)}"
+                )
+            mask = extra if mask is None else mask + extra
+        return mask
+
+    # ------------------------------------------------------------------ dynamics
+
+    def _retrieve(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        mask: torch.Tensor | None,
+        need_weights: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Project, run the state updates, read the values, project back."""
+        heads = self.num_heads
+        state = _split_heads(self.query_proj(self.query_norm(query)), heads)
+        stored = _split_heads(self.key_proj(self.key_norm(key)), heads)
+        values = _split_heads(self.value_proj(self.value_norm(value)), heads)
+        if stored.shape[0] != state.shape[0]:  # broadcast shared memories (HopfieldLayer)
+            stored = stored.expand(state.shape[0], -1, -1, -1)
+            values = values.expand(state.shape[0], -1, -1, -1)
+        state = self._update_states(state, stored, mask)
+        dropout = self.dropout if self.training else 0.0
+        retrieved, weights = _associate(
+            state, stored, values, mask, self.beta, dropout, need_weights
+        )
+        return self.out_proj(_merge_heads(retrieved)), weights
+
+    def _update_states(
+        self, state: torch.Tensor, stored: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """``update_steps − 1`` CCCP updates ``ξ ← softmax(β ξ Kᵀ + M) K`` (early stop at tol)."""
+        for _ in range(self.update_steps - 1):
+            new_state, _ = _associate(state, stored, stored, mask, self.beta, 0.0, False)
+            converged = self.tol is not None and bool((new_state - state).abs().amax() <= self.tol)
+            state = new_state
+            if converged:
+                break
+        return state
+
+
+def _check_mask_tensor(mask: object, name: str) -> None:
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(mask).__name__}")
+    if mask.dtype != torch.bool and not mask.is_floating_point():
+        raise TypeError(f"{name} must be bool (True = ignore) or floating, got {mask.dtype}")
+
+
+def _associate(
+    state: torch.Tensor,
+    stored: torch.Tensor,
+    values: torch.Tensor,
+    mask: torch.Tensor | None,
+    beta: float | torch.Tensor,
+    dropout: float,
+    need_weights: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``softmax(β ξ Kᵀ + M) V`` per head: fused SDPA, or explicit when weights are needed."""
+    if need_weights:
+        logits = beta * (state @ stored.transpose(-2, -1))
+        if mask is not None:
+            logits = logits + mask
+        weights = torch.softmax(logits, dim=-1)
+        dropped = F.dropout(weights, dropout) if dropout > 0 else weights
+        return dropped @ values, weights
+    if isinstance(beta, torch.Tensor):  # SDPA takes a Python float scale
+        state, scale = state * beta, 1.0
+    else:
+        scale = beta
+    out = F.scaled_dot_product_attention(
+        state, stored, values, attn_mask=mask, dropout_p=dropout, scale=scale
+    )
+    return out, None

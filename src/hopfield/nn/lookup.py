@@ -1,0 +1,86 @@
+"""``HopfieldLayer``: learnable stored patterns used as a lookup (Ramsauer et al. 2020).
+
+The input is the state pattern ``ξ``; the stored patterns ``Y`` (keys) and their
+pattern projections (values) are parameters of the layer, so the layer is a
+differentiable key-value memory. Per head, with ``K = Y W_K`` and ``V = Y_v W_V``,
+the energy is ``E(ξ) = −β⁻¹ log Σ_μ exp(β k_μ·ξ) + ½‖ξ‖²``, the state update is
+``ξ ← softmax(β ξ Kᵀ) K`` and the output ``W_O softmax(β ξ Kᵀ) V``
+("Hopfield Networks is All You Need", ICLR 2021, §3, layer ``HopfieldLayer``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from hopfield._validation import check_floating, check_rank
+from hopfield.nn.hopfield import Hopfield, _check_dim
+
+__all__ = ["HopfieldLayer"]
+
+
+class HopfieldLayer(nn.Module):
+    """Look the input up in ``num_memories`` learnable stored patterns.
+
+    Args:
+        embed_dim: ``E``, width of the input state patterns and of the output.
+        num_memories: number of learnable stored patterns ``M``.
+        **options: keyword options of :class:`~hopfield.nn.hopfield.Hopfield`
+            (``num_heads``, ``head_dim``, ``stored_dim``, ``beta``, ``learnable_beta``,
+            ``update_steps``, ``tol``, ``normalize_patterns``, ``project_patterns``,
+            ``dropout``, ``bias``); inputs are always batch-first.
+
+    Parameters ``stored_patterns`` and ``pattern_values`` have shape ``(M, S)``
+    (``S = stored_dim``, default ``E``). Input ``(B, L, E)`` or ``(B, E)``; output alike.
+    """
+
+    def __init__(self, embed_dim: int, num_memories: int, **options: Any) -> None:
+        super().__init__()
+        if "batch_first" in options:
+            raise TypeError("HopfieldLayer takes batch-first inputs only; drop batch_first")
+        self.hopfield = Hopfield(embed_dim, **options)
+        self.num_memories = _check_dim(num_memories, "num_memories")
+        width = self.hopfield.stored_dim
+        self.stored_patterns = nn.Parameter(torch.randn(num_memories, width) * width**-0.5)
+        self.pattern_values = nn.Parameter(torch.randn(num_memories, width) * width**-0.5)
+
+    @property
+    def embed_dim(self) -> int:
+        return self.hopfield.embed_dim
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`)."""
+        options = self.hopfield.get_config()
+        del options["batch_first"]
+        return {**options, "num_memories": self.num_memories}
+
+    def _check(self, input: torch.Tensor) -> torch.Tensor:
+        check_floating(input, "input")
+        check_rank(input, "input", (2, 3), "(B, embed_dim) or (B, L, embed_dim)")
+        if input.shape[-1] != self.embed_dim:
+            raise ValueError(
+                f"input must have last dim embed_dim={self.embed_dim}, "
+                f"got shape {tuple(input.shape)}"
+            )
+        return input if input.ndim == 3 else input.unsqueeze(1)
+
+    def _memories(self, input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        dtype = input.dtype
+        return self.stored_patterns.to(dtype)[None], self.pattern_values.to(dtype)[None]
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """Retrieve ``(B, [L,] E)`` from the learnable memories."""
+        state = self._check(input)
+        stored, values = self._memories(input)
+        output, _ = self.hopfield._retrieve(state, stored, values, None, need_weights=False)
+        return output if input.ndim == 3 else output.squeeze(1)
+
+    def attention(self, input: torch.Tensor) -> torch.Tensor:
+        """Association weights ``(B, H, L, M)`` (``L = 1`` for ``(B, E)`` input)."""
+        state = self._check(input)
+        stored, values = self._memories(input)
+        _, weights = self.hopfield._retrieve(state, stored, values, None, need_weights=True)
+        assert weights is not None
+        return weights
