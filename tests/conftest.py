@@ -8,7 +8,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
-torch.set_num_threads(int(os.environ.get("HOPFIELD_TEST_THREADS", "2")))
+torch.set_num_threads(int(os.environ.get("HOPFIELD_TEST_THREADS", "1")))
 
 settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
