@@ -15,6 +15,11 @@ from collections.abc import Sequence
 __all__ = ["build_parser", "main"]
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "hopfield.experiments.demo",
+    "hopfield.experiments.recall_cmd",
+    "hopfield.experiments.train_et",
+    "hopfield.experiments.params",
+    "hopfield.experiments.studies",
 )
 
 
