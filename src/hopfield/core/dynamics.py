@@ -1,0 +1,360 @@
+"""Energy descent of a HAM: explicit Euler with a per-sample energy guard.
+
+The continuous dynamics ``τ_l dx_l/dt = −∂E/∂ĝ_l`` never raise the total energy
+(see :mod:`hopfield.core.graph`), but their explicit-Euler discretisation
+
+    x_l ← x_l − (η / τ_l) · ∂E/∂ĝ_l
+
+can, for a large step η (tutorial "Modern Methods in Associative Memory", ch. HAMUX;
+Krotov & Hopfield 2021). :func:`descend` therefore checks every step: a step that
+raises a sample's energy is retried with η/2, η/4, … for that sample only, and after
+``max_halvings`` failed halvings the sample stays where it is. The energy trace is
+then non-increasing by construction, and the number of rejected trials is reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+import torch
+
+from hopfield._validation import check_positive
+from hopfield.core.graph import HAM
+
+__all__ = ["ROUNDING_ULPS", "DescentResult", "descend"]
+
+States = dict[str, torch.Tensor]
+
+
+@dataclass
+class DescentResult:
+    """Outcome of :func:`descend`.
+
+    Attributes:
+        states: final states ``{layer: (B, *shape)}``.
+        energies: total energy trace ``(T + 1, B)``; row 0 is the initial energy.
+        step_sizes: ``(T, B)`` step size η actually taken by each sample at each
+            step (``step_size / 2^k`` after ``k`` halvings; 0 when the sample stayed
+            put or had already converged).
+        rejections: number of rejected trial steps (summed over samples and steps).
+        steps: number of steps ``T`` taken (fewer than requested if all converged).
+        converged: ``(B,)`` bool: the sample's largest ``|Δx|`` fell below ``tol``
+            (all False when no ``tol`` was given).
+    """
+
+    states: States
+    energies: torch.Tensor
+    step_sizes: torch.Tensor
+    rejections: int
+    steps: int
+    converged: torch.Tensor
+
+    @property
+    def final_energy(self) -> torch.Tensor:
+        """Energy of the final states, ``(B,)``."""
+        return self.energies[-1]
+
+
+def _check_int(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
+    return value
+
+
+def _check_clamp(
+    ham: HAM, clamp: object, xs: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """Normalise ``clamp`` to ``{layer: bool mask broadcastable to its state}`` (True = fixed)."""
+    if clamp is None:
+        return {}
+    if isinstance(clamp, str) or not isinstance(clamp, Mapping | Collection):
+        raise TypeError(
+            "clamp must be a dict of layer -> bool mask (or bool) or a collection of layer "
+            f"names, got {type(clamp).__name__}"
+        )
+    items = clamp.items() if isinstance(clamp, Mapping) else ((name, True) for name in clamp)
+    masks: dict[str, torch.Tensor] = {}
+    for name, mask in items:
+        if name not in ham.neurons:
+            raise ValueError(
+                f"clamp names unknown layer {name!r}; known layers: {list(ham.neurons)}"
+            )
+        x = xs[name]
+        if isinstance(mask, bool):
+            mask = torch.tensor(mask, device=x.device)
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            raise TypeError(f"clamp[{name!r}] must be a bool tensor or a bool, got {mask!r}")
+        try:
+            shape = torch.broadcast_shapes(mask.shape, x.shape)
+        except RuntimeError:
+            shape = None
+        if shape != x.shape:
+            raise ValueError(
+                f"clamp[{name!r}] must be broadcastable to the state shape {tuple(x.shape)} "
+                f"(e.g. {tuple(x.shape[1:])} or {tuple(x.shape)}), got shape {tuple(mask.shape)}"
+            )
+        masks[name] = mask.to(x.device)
+    return masks
+
+
+@dataclass
+class _Point:
+    """A state of the descent with everything the next step needs."""
+
+    states: States
+    gs: States
+    energy: torch.Tensor
+    grads: States | None  # ∂E/∂ĝ, None when only the energy was evaluated
+
+
+def _evaluate(ham: HAM, states: States, *, with_grads: bool) -> _Point:
+    """Activations, total energy and (optionally, fused) ``∂E/∂ĝ`` at ``states``."""
+    gs = ham._activations(states)
+    if with_grads:
+        energy, grads = ham._energy_and_grad(states, gs)
+        return _Point(states, gs, energy, grads)
+    return _Point(states, gs, ham._energy(states, gs), None)
+
+
+def _proposal(
+    ham: HAM, grads: States, step_size: float, clamp: Mapping[str, torch.Tensor]
+) -> States:
+    """The full Euler increment ``−(η/τ_l) ∂E/∂ĝ_l``, zero on clamped entries."""
+    moves = {}
+    for name, grad in grads.items():
+        move = grad * (-step_size / ham.layer(name).tau)
+        if name in clamp:
+            move = torch.where(clamp[name], torch.zeros_like(move), move)
+        moves[name] = move
+    return moves
+
+
+def _apply(xs: States, moves: States, scale: torch.Tensor) -> States:
+    """``x + scale_b · move`` per sample; ``scale`` has shape ``(B,)``."""
+    out = {}
+    for name, x in xs.items():
+        s = scale.reshape(-1, *([1] * (x.ndim - 1))).to(x.dtype)
+        out[name] = x + s * moves[name]
+    return out
+
+
+#: A trial whose energy rises by at most this many ulps of ``|E|`` is rejected without
+#: halving: the change is rounding noise, and a smaller step cannot resolve it.
+ROUNDING_ULPS = 32
+
+
+def _rows(values: States, rows: torch.Tensor) -> States:
+    return {name: v.index_select(0, rows) for name, v in values.items()}
+
+
+def _put_rows(target: _Point, rows: torch.Tensor, source: _Point) -> _Point:
+    """``target`` with its samples ``rows`` replaced by ``source`` (a point of ``len(rows)``)."""
+
+    def put(dst: States, src: States) -> States:
+        return {name: v.index_copy(0, rows, src[name]) for name, v in dst.items()}
+
+    grads = None
+    if target.grads is not None and source.grads is not None:
+        grads = put(target.grads, source.grads)
+    return _Point(
+        put(target.states, source.states),
+        put(target.gs, source.gs),
+        target.energy.index_copy(0, rows, source.energy),
+        grads,
+    )
+
+
+def _point_rows(point: _Point, rows: torch.Tensor) -> _Point:
+    grads = None if point.grads is None else _rows(point.grads, rows)
+    return _Point(
+        _rows(point.states, rows),
+        _rows(point.gs, rows),
+        point.energy.index_select(0, rows),
+        grads,
+    )
+
+
+def _search(
+    ham: HAM, point: _Point, moves: States, active: torch.Tensor, max_halvings: int, fused: bool
+) -> tuple[torch.Tensor, int, _Point]:
+    """Largest scale in ``{1, ½, …, 2^-max_halvings, 0}`` per sample not raising its energy.
+
+    Runs without gradient tracking. The full step is tried on the whole batch; only
+    the samples whose energy rose are retried (on their own rows) with half the
+    step. A sample stays put (scale 0) when it is inactive, when its halvings are
+    exhausted, or when the rise is rounding noise (≤ ``ROUNDING_ULPS`` ulps of
+    ``|E|``). Returns ``(scale (B,), number of rejected trials, accepted point)``;
+    with ``fused`` the point carries ``∂E/∂ĝ`` and is ready for the next step
+    (without, only ``scale`` is meant to be used).
+    """
+    energy = point.energy.detach()
+    eps = torch.finfo(energy.dtype).eps
+    scale = active.to(energy.dtype)
+    with torch.no_grad():
+        result = _evaluate(ham, _apply(point.states, moves, scale), with_grads=fused)
+        failed = active & ~(result.energy <= energy)  # NaN/inf-raising trials fail too
+        rows = failed.nonzero().squeeze(1)
+        trial_energy = result.energy.index_select(0, rows)
+        rejections = 0
+        for attempt in range(max_halvings + 1):
+            if rows.numel() == 0:
+                break
+            rejections += rows.numel()
+            old = energy.index_select(0, rows)
+            noise = ROUNDING_ULPS * eps * (old.abs() + trial_energy.abs())
+            stay = trial_energy - old <= noise
+            if attempt == max_halvings:
+                stay = torch.ones_like(stay)
+            if bool(stay.any()):
+                fixed = rows[stay]
+                scale = scale.index_fill(0, fixed, 0.0)
+                result = _put_rows(result, fixed, _point_rows(point, fixed))
+            rows = rows[~stay]
+            if rows.numel() == 0:
+                break
+            scale = scale.index_copy(0, rows, scale.index_select(0, rows) * 0.5)
+            sub_states = _apply(_rows(point.states, rows), _rows(moves, rows), scale[rows])
+            sub = _evaluate(ham, sub_states, with_grads=fused)
+            ok = sub.energy <= energy.index_select(0, rows)
+            if bool(ok.any()):
+                result = _put_rows(result, rows[ok], _point_rows(sub, ok.nonzero().squeeze(1)))
+            rows, trial_energy = rows[~ok], sub.energy[~ok]
+    return scale, rejections, result
+
+
+def _guarded_step(ham: HAM, point: _Point, moves: States, scale: torch.Tensor) -> _Point:
+    """Apply the searched ``scale`` with gradient tracking; a sample whose recomputed
+    energy would still exceed the old one (it cannot, barring nondeterminism) stays put."""
+    new = _evaluate(ham, _apply(point.states, moves, scale), with_grads=True)
+    ok = (new.energy <= point.energy).detach()
+    if bool(ok.all()):
+        return new
+    assert new.grads is not None and point.grads is not None
+    return _Point(
+        _select(ok, new.states, point.states),
+        _select(ok, new.gs, point.gs),
+        torch.where(ok, new.energy, point.energy),
+        _select(ok, new.grads, point.grads),
+    )
+
+
+def _needs_graph(ham: HAM, xs: States) -> bool:
+    """Whether the result must carry an autograd graph (to parameters or initial states)."""
+    if not torch.is_grad_enabled():
+        return False
+    return any(p.requires_grad for p in ham.parameters()) or any(
+        x.requires_grad for x in xs.values()
+    )
+
+
+def descend(
+    ham: HAM,
+    xs: Mapping[str, torch.Tensor],
+    *,
+    steps: int,
+    step_size: float = 0.1,
+    tol: float | None = None,
+    clamp: Mapping[str, torch.Tensor | bool] | Collection[str] | None = None,
+    guard: bool = True,
+    max_halvings: int = 20,
+) -> DescentResult:
+    """Descend the total energy of ``ham`` from states ``xs`` by guarded explicit Euler.
+
+    Update, for every layer ``l`` and sample ``b``::
+
+        x_l ← x_l − (η_b / τ_l) · ∂E/∂ĝ_l,    ∂E/∂ĝ_l = x_l + Σ_s ∂E_s/∂ĝ_l
+
+    (:meth:`HAM.grad`, closed-form synapse gradients). With ``guard`` a trial step
+    that raises sample ``b``'s total energy (or makes it NaN/inf) is retried with
+    ``η_b/2``, up to ``max_halvings`` times; after that the sample stays put for this
+    step. Each rejected trial counts in ``rejections``. A rise within rounding noise
+    (≤ ``ROUNDING_ULPS`` ulps of ``|E|``) is rejected without halving: the sample stays
+    put, since a smaller step cannot resolve a change below the float precision.
+    Halvings are evaluated on the failing samples only. Clamped entries never move.
+
+    Differentiable end to end: the accepted step sizes are chosen without gradient
+    tracking and then applied with out-of-place ops, so backpropagating a loss on
+    ``result.states`` or ``result.energies`` reaches the synapse weights, the
+    Lagrangian parameters (e.g. a learnable β) and the initial states.
+
+    Args:
+        ham: the graph whose energy is descended.
+        xs: initial states ``{layer: (B, *shape)}`` (validated by :meth:`HAM.check_states`).
+        steps: maximum number of Euler steps (int ≥ 0).
+        step_size: η > 0.
+        tol: stop a sample once its largest ``|Δx|`` over all layers is below ``tol``
+            (≥ 0); the loop ends when every sample has converged. Converged samples
+            are held fixed afterwards.
+        clamp: entries held fixed: ``{layer: bool mask}`` with masks broadcastable to
+            the state (True = fixed, e.g. visible pixels), ``{layer: True}``, or a
+            collection of layer names held entirely fixed.
+        guard: enable the energy guard (disable for plain Euler).
+        max_halvings: maximum number of halvings per step (int ≥ 0).
+
+    Returns:
+        :class:`DescentResult` with final states, the ``(T+1, B)`` energy trace, the
+        ``(T, B)`` step sizes taken, the rejection count, ``T`` and ``converged``.
+    """
+    if not isinstance(ham, HAM):
+        raise TypeError(f"ham must be a HAM, got {type(ham).__name__}")
+    states = ham.check_states(xs)
+    steps = _check_int(steps, "steps", 0)
+    step_size = check_positive(step_size, "step_size")
+    tol = None if tol is None else check_positive(tol, "tol", allow_zero=True)
+    max_halvings = _check_int(max_halvings, "max_halvings", 0)
+    if not isinstance(guard, bool):
+        raise TypeError(f"guard must be a bool, got {type(guard).__name__}")
+    masks = _check_clamp(ham, clamp, states)
+
+    graph = _needs_graph(ham, states)
+    point = _evaluate(ham, states, with_grads=True)
+    batch = point.energy.shape[0]
+    converged = torch.zeros(batch, dtype=torch.bool, device=point.energy.device)
+    energies, sizes, rejections, taken = [point.energy], [], 0, 0
+    for _ in range(steps):
+        assert point.grads is not None
+        moves = _proposal(ham, point.grads, step_size, masks)
+        if guard:
+            scale, rejected, trial = _search(
+                ham, point, moves, ~converged, max_halvings, fused=not graph
+            )
+            rejections += rejected
+            # without a graph the searched point is final; with one, re-apply the scale
+            new = trial if not graph else _guarded_step(ham, point, moves, scale)
+        else:
+            scale = (~converged).to(point.energy.dtype)
+            new = _evaluate(ham, _apply(point.states, moves, scale), with_grads=True)
+        if tol is not None:
+            converged = converged | (_max_abs_move(moves, scale) < tol)
+        point = new
+        energies.append(point.energy)
+        sizes.append(scale * step_size)
+        taken += 1
+        if tol is not None and bool(converged.all()):
+            break
+    return DescentResult(
+        states=point.states,
+        energies=torch.stack(energies),
+        step_sizes=torch.stack(sizes).detach() if sizes else point.energy.new_zeros(0, batch),
+        rejections=rejections,
+        steps=taken,
+        converged=converged,
+    )
+
+
+def _select(ok: torch.Tensor, new: States, old: States) -> States:
+    """Per sample: ``new`` where ``ok`` else ``old``."""
+    return {
+        name: torch.where(ok.reshape(-1, *([1] * (x.ndim - 1))), x, old[name])
+        for name, x in new.items()
+    }
+
+
+def _max_abs_move(moves: States, scale: torch.Tensor) -> torch.Tensor:
+    """Largest ``|scale_b · move|`` over every layer and entry, per sample ``(B,)``."""
+    with torch.no_grad():
+        per_layer = [m.reshape(m.shape[0], -1).abs().amax(dim=1) for m in moves.values()]
+        return torch.stack(per_layer).amax(dim=0) * scale.abs()
