@@ -20,6 +20,7 @@ __all__ = [
     "check_rank",
     "check_tensor",
     "check_trailing_shape",
+    "resolve_dtype",
 ]
 
 
@@ -84,3 +85,16 @@ def check_probability(value: float, name: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must lie in [0, 1], got {value}")
     return value
+
+
+def resolve_dtype(value: object, name: str = "dtype") -> torch.dtype:
+    """A floating ``torch.dtype`` from a dtype or its name (``"float32"``, ``"torch.float64"``).
+
+    Names let configs saved as JSON rebuild models with the same precision.
+    """
+    dtype = value
+    if isinstance(value, str):
+        dtype = getattr(torch, value.removeprefix("torch."), None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating torch.dtype or its name, got {value!r}")
+    return dtype

@@ -56,6 +56,7 @@ from hopfield._validation import (
     check_positive,
     check_rank,
     check_trailing_shape,
+    resolve_dtype,
 )
 from hopfield.data.generators import make_generator
 from hopfield.models.base import RecallResult
@@ -207,7 +208,7 @@ class RandomFeatureMemory(nn.Module):
         beta: float = 1.0,
         kind: FeatureKind = "trig",
         seed: int = 0,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | str = torch.float32,
         floor: float | None = None,
     ) -> None:
         super().__init__()
@@ -220,8 +221,7 @@ class RandomFeatureMemory(nn.Module):
             raise ValueError(f"num_features must be even for kind='trig', got {num_features}")
         self.kind: FeatureKind = kind
         self.seed = _check_int(seed, "seed", 0)
-        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-            raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+        dtype = resolve_dtype(dtype)
         self.floor = torch.finfo(dtype).tiny if floor is None else check_positive(floor, "floor")
         frequencies, phases = self._sample(dtype)
         self.register_buffer("frequencies", frequencies)
