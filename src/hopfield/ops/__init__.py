@@ -1,1 +1,38 @@
-"""hopfield.ops."""
+"""hopfield.ops: low-level kernels shared by the models.
+
+:mod:`hopfield.ops.streaming` holds the chunked (streaming) retrieval kernels:
+log-sum-exp with exact online combination, log-sum-ReLU and separation-function
+fields, none of which builds a full queries × memories matrix beyond a budget.
+"""
+
+from hopfield.ops.streaming import (
+    DEFAULT_MEMORY_BUDGET_BYTES,
+    LSEPartials,
+    LSRPartials,
+    combine_lsr_partials,
+    combine_partials,
+    finalize_partials,
+    lse_partials,
+    lse_retrieve,
+    lsr_partials,
+    lsr_retrieve,
+    polynomial_retrieve,
+    resolve_chunk_size,
+    separation_retrieve,
+)
+
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET_BYTES",
+    "LSEPartials",
+    "LSRPartials",
+    "combine_lsr_partials",
+    "combine_partials",
+    "finalize_partials",
+    "lse_partials",
+    "lse_retrieve",
+    "lsr_partials",
+    "lsr_retrieve",
+    "polynomial_retrieve",
+    "resolve_chunk_size",
+    "separation_retrieve",
+]
