@@ -1,12 +1,50 @@
 """hopfield: energy-based associative memory in PyTorch.
 
-The package is organised as the tutorial "Modern Methods in Associative Memory"
-(Krotov, Hoover, Ram, Pham) is: neuron layers defined by Lagrangians, hypersynapses
-that are plain energy functions of activations, a graph (HAM) summing them, and
-dynamics that descend the total energy. Models built on top live in
-:mod:`hopfield.models`.
+The package follows the tutorial "Modern Methods in Associative Memory" (Krotov,
+Hoover, Ram, Pham 2025): neuron layers defined by Lagrangians
+(:mod:`hopfield.core.lagrangians`), hypersynapses that are plain energy functions of
+activations (:mod:`hopfield.core.synapses`), a graph that sums them
+(:class:`~hopfield.core.graph.HAM`) and dynamics that provably descend the total
+energy (:func:`~hopfield.core.dynamics.descend`). Ready-made memories live in
+:mod:`hopfield.models`, drop-in layers for deep models in :mod:`hopfield.nn`,
+persistence in :mod:`hopfield.io`.
+
+The names a newcomer needs first are re-exported here.
 """
+
+from hopfield.core import HAM, DescentResult, Neurons, descend
+from hopfield.io import load, save
+from hopfield.models import (
+    ClassicalHopfield,
+    DenseAssociativeMemory,
+    EnergyTransformer,
+    LinearAssociativeMemory,
+    LogSumReLUMemory,
+    ModernHopfield,
+    RandomFeatureMemory,
+    RecallResult,
+)
+from hopfield.nn import Hopfield, HopfieldLayer, HopfieldPooling
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "HAM",
+    "ClassicalHopfield",
+    "DenseAssociativeMemory",
+    "DescentResult",
+    "EnergyTransformer",
+    "Hopfield",
+    "HopfieldLayer",
+    "HopfieldPooling",
+    "LinearAssociativeMemory",
+    "LogSumReLUMemory",
+    "ModernHopfield",
+    "Neurons",
+    "RandomFeatureMemory",
+    "RecallResult",
+    "__version__",
+    "descend",
+    "load",
+    "save",
+]
