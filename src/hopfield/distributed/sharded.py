@@ -1,0 +1,292 @@
+"""A modern Hopfield memory whose stored patterns are split across torch.distributed ranks.
+
+Ramsauer et al. (2020), "Hopfield Networks is All You Need". With stored patterns
+``Ξ`` ``(K, D)`` split row-wise into shards ``Ξ_r`` (one per rank) and a state ``x``
+(the same on every rank):
+
+* energy: ``E(x) = −β⁻¹ log Σ_μ exp(s_μ(x)) (+ ½‖x‖² for "dot")``;
+* update: ``x ← Ξᵀ softmax(s(x))``, ``s_μ = β ξ_μ·x`` or ``−(β/2)‖x − ξ_μ‖²``.
+
+Each rank computes the log-sum-exp partials of its shard
+(:func:`hopfield.ops.streaming.lse_partials`): ``m_r = max_{μ∈r} s_μ``,
+``σ_r = Σ_{μ∈r} e^{s_μ − m_r}``, ``w_r = Σ_{μ∈r} e^{s_μ − m_r} ξ_μ``. Two collectives
+then combine them exactly (the online-softmax identity across ranks):
+
+1. ``all_reduce(MAX)``: ``m = max_r m_r``;
+2. each rank rescales onto ``m`` (``σ_r e^{m_r − m}``, ``w_r e^{m_r − m}``, done by
+   :func:`~hopfield.ops.streaming.combine_partials`), then ``all_reduce(SUM)`` of the
+   packed ``[σ | w]`` ``(B, 1 + D)`` gives ``σ`` and ``w``; ``x ← w / σ``,
+   ``log Σ_μ e^{s_μ} = m + log σ``.
+
+Every exponent is ≤ 0, so nothing overflows for any β; an empty shard contributes
+``m_r = −∞``, ``σ_r = 0``. Traffic per update: ``B·(D + 2)`` numbers per rank,
+independent of ``K``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from hopfield._validation import check_finite, check_floating, check_rank, check_tensor
+from hopfield.memory_store import PatternStore, open_store, shard_range
+from hopfield.models.modern import DenseMemory
+from hopfield.ops.streaming import (
+    DEFAULT_MEMORY_BUDGET_BYTES,
+    LSEPartials,
+    combine_partials,
+    finalize_partials,
+    lse_partials,
+)
+
+__all__ = ["ShardedMemory"]
+
+_SIMILARITIES = ("dot", "euclidean")
+
+
+def _collective(work: Callable[[], object], what: str, rank: int, world_size: int) -> None:
+    """Run a collective; turn a backend failure into an error that says what happened."""
+    try:
+        work()
+    except RuntimeError as error:  # includes DistBackendError
+        raise RuntimeError(
+            f"ShardedMemory: {what} failed on rank {rank} of {world_size}: a peer rank died, "
+            f"left, or did not join within the process-group timeout ({error})"
+        ) from error
+
+
+def _require_group() -> None:
+    if not dist.is_available() or not dist.is_initialized():
+        raise RuntimeError(
+            "torch.distributed is not initialised: call "
+            "hopfield.distributed.init_distributed() first (or launch with torchrun)"
+        )
+
+
+class ShardedMemory(DenseMemory):
+    """Modern Hopfield memory (Ramsauer et al. 2020) sharded over the ranks of a group.
+
+    Energy ``E(x) = −β⁻¹ log Σ_μ exp(s_μ(x)) (+ ½‖x‖² for "dot")`` and update
+    ``x ← Ξᵀ softmax(s(x))`` over the union of every rank's ``local_patterns``,
+    combined exactly with one ``all_reduce(MAX)`` and one ``all_reduce(SUM)`` of
+    ``B·(D + 1)`` numbers per step (see the module docstring).
+
+    Every rank must call :meth:`energy`, :meth:`step`, :meth:`recall` collectively,
+    with the same states; all ranks then return the same result. With NCCL the local
+    patterns (and states) must be on this rank's CUDA device. ``energy`` is not
+    differentiable across ranks; :meth:`energy_grad` gives the closed form.
+
+    Args:
+        local_patterns: this rank's shard ``(K_r, D)`` (``K_r`` may be 0; ``D`` must
+            agree across ranks, checked with one ``all_gather`` at construction).
+        beta: inverse temperature ``β > 0``.
+        process_group: group to shard over (default: the world).
+        similarity: ``"dot"`` or ``"euclidean"``.
+        chunk_size, memory_budget_bytes: local chunking of
+            :func:`~hopfield.ops.streaming.lse_partials`.
+    """
+
+    def __init__(
+        self,
+        local_patterns: torch.Tensor,
+        beta: float = 1.0,
+        *,
+        process_group: dist.ProcessGroup | None = None,
+        similarity: str = "dot",
+        chunk_size: int | None = None,
+        memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
+    ) -> None:
+        super().__init__(beta, chunk_size=chunk_size, memory_budget_bytes=memory_budget_bytes)
+        if similarity not in _SIMILARITIES:
+            raise ValueError(f"similarity must be one of {_SIMILARITIES}, got {similarity!r}")
+        _require_group()
+        check_floating(local_patterns, "local_patterns")
+        check_rank(local_patterns, "local_patterns", 2, "(K_r, D)")
+        check_finite(local_patterns, "local_patterns")
+        self.similarity = similarity
+        self.process_group = process_group
+        self.rank = dist.get_rank(process_group)
+        self.world_size = dist.get_world_size(process_group)
+        local = local_patterns.detach().clone().contiguous()
+        self.patterns = local
+        self.sq_norms = local.square().sum(dim=1)
+        self.shard_sizes, self._dim = self._exchange_shapes(local)
+        self.offset = sum(self.shard_sizes[: self.rank])
+
+    def _exchange_shapes(self, local: torch.Tensor) -> tuple[list[int], int]:
+        shape = torch.tensor(
+            [local.shape[0], local.shape[1]], dtype=torch.int64, device=local.device
+        )
+        gathered = [torch.empty_like(shape) for _ in range(self.world_size)]
+        _collective(
+            lambda: dist.all_gather(gathered, shape, group=self.process_group),
+            "all_gather of shard shapes",
+            self.rank,
+            self.world_size,
+        )
+        sizes = [int(item[0]) for item in gathered]
+        dims = sorted({int(item[1]) for item in gathered})
+        if len(dims) != 1:
+            raise ValueError(
+                f"local_patterns must have the same D on every rank, got D values {dims}"
+            )
+        if sum(sizes) == 0 or dims[0] == 0:
+            raise ValueError("local_patterns must hold at least one pattern over all ranks")
+        return sizes, dims[0]
+
+    # ------------------------------------------------------------------ builders
+    @classmethod
+    def from_full(
+        cls,
+        patterns: torch.Tensor,
+        beta: float = 1.0,
+        *,
+        process_group: dist.ProcessGroup | None = None,
+        **kwargs: Any,
+    ) -> ShardedMemory:
+        """Keep this rank's contiguous slice (:func:`~hopfield.memory_store.shard_range`)
+        of ``patterns`` ``(K, D)``, identical on every rank."""
+        _require_group()
+        check_tensor(patterns, "patterns")
+        check_rank(patterns, "patterns", 2, "(K, D)")
+        rank, world = dist.get_rank(process_group), dist.get_world_size(process_group)
+        start, stop = shard_range(int(patterns.shape[0]), rank, world)
+        return cls(patterns[start:stop], beta, process_group=process_group, **kwargs)
+
+    @classmethod
+    def from_store(
+        cls,
+        store: PatternStore | str | os.PathLike[str],
+        beta: float = 1.0,
+        *,
+        process_group: dist.ProcessGroup | None = None,
+        device: str | torch.device = "cpu",
+        key: str = "patterns",
+        **kwargs: Any,
+    ) -> ShardedMemory:
+        """Read only this rank's rows ``shard_range(K, rank, world)`` of a disk store
+        (``.npy`` / ``.safetensors``, see :mod:`hopfield.memory_store`) onto ``device``."""
+        _require_group()
+        opened = store if isinstance(store, PatternStore) else open_store(store, key=key)
+        rank, world = dist.get_rank(process_group), dist.get_world_size(process_group)
+        start, stop = shard_range(opened.num_patterns, rank, world)
+        local = opened.read(start, stop).to(device)
+        return cls(local, beta, process_group=process_group, **kwargs)
+
+    # ------------------------------------------------------------------ memory
+    @property
+    def num_patterns(self) -> int:
+        """Total ``K`` over all ranks."""
+        return int(sum(self.shard_sizes)) if hasattr(self, "shard_sizes") else 0
+
+    @property
+    def local_num_patterns(self) -> int:
+        """Patterns held by this rank ``K_r``."""
+        return int(self.patterns.shape[0])
+
+    @property
+    def dim(self) -> int | None:
+        """Pattern dimension ``D``."""
+        return self._dim if hasattr(self, "_dim") else None
+
+    def store(self, patterns: torch.Tensor) -> None:
+        """Not supported: build a new :class:`ShardedMemory` (shards are fixed)."""
+        raise TypeError("ShardedMemory shards are fixed at construction; build a new one")
+
+    def clear(self) -> None:
+        """Not supported (shards are fixed at construction)."""
+        raise TypeError("ShardedMemory shards are fixed at construction")
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "similarity": self.similarity}
+
+    def extra_repr(self) -> str:
+        return (
+            f"beta={self.beta}, similarity={self.similarity!r}, num_patterns={self.num_patterns}, "
+            f"rank={self.rank}/{self.world_size}, local={self.local_num_patterns}"
+        )
+
+    def _check_states(self, states: torch.Tensor, name: str) -> torch.Tensor:
+        check_floating(states, name)
+        check_rank(states, name, 2, f"(B, {self.dim})")
+        if states.shape[1] != self.dim:
+            raise ValueError(
+                f"{name} must have shape (B, {self.dim}), got shape {tuple(states.shape)}"
+            )
+        check_finite(states, name)
+        return states.to(device=self.patterns.device, dtype=self.patterns.dtype)
+
+    # ------------------------------------------------------------------ collectives
+    def _local_partials(self, states: torch.Tensor, *, with_values: bool) -> LSEPartials:
+        euclidean = self.similarity == "euclidean"
+        return lse_partials(
+            states,
+            self.patterns,
+            self.patterns if with_values else None,
+            self.beta,
+            similarity=self.similarity,
+            key_sq_norms=self.sq_norms if euclidean else None,
+            chunk_size=self.chunk_size,
+            budget_bytes=self.memory_budget_bytes,
+        )
+
+    def _all_reduce(self, local: LSEPartials) -> LSEPartials:
+        """Exact cross-rank merge: ``all_reduce(MAX)`` of ``m_r``, rescale, ``all_reduce(SUM)``."""
+        global_max = local.max.detach().clone()
+        _collective(
+            lambda: dist.all_reduce(global_max, op=dist.ReduceOp.MAX, group=self.process_group),
+            "all_reduce(MAX) of the log-sum-exp maxima",
+            self.rank,
+            self.world_size,
+        )
+        # combine_partials against an empty part sitting at the global max rescales the
+        # local sums onto it: σ_r e^{m_r − m}, w_r e^{m_r − m}.
+        anchor = LSEPartials(
+            global_max,
+            torch.zeros_like(local.sumexp),
+            None if local.weighted is None else torch.zeros_like(local.weighted),
+        )
+        rescaled = combine_partials([local, anchor])
+        packed = rescaled.sumexp[:, None]
+        if rescaled.weighted is not None:
+            packed = torch.cat([packed, rescaled.weighted], dim=1)
+        packed = packed.detach().contiguous()
+        _collective(
+            lambda: dist.all_reduce(packed, op=dist.ReduceOp.SUM, group=self.process_group),
+            "all_reduce(SUM) of the rescaled sums",
+            self.rank,
+            self.world_size,
+        )
+        weighted = packed[:, 1:] if local.weighted is not None else None
+        return LSEPartials(global_max, packed[:, 0], weighted)
+
+    def _energy_from_lse(self, states: torch.Tensor, logsumexp: torch.Tensor) -> torch.Tensor:
+        energy = -logsumexp / self.beta
+        if self.similarity == "dot":
+            energy = energy + 0.5 * states.square().sum(dim=1)
+        return energy
+
+    # ------------------------------------------------------------------ dynamics
+    def energy(self, states: torch.Tensor) -> torch.Tensor:
+        """``E(x)`` ``(B,)`` over all shards (collective; not differentiable across ranks)."""
+        x = self._check_states(states, "states")
+        with torch.no_grad():
+            parts = self._all_reduce(self._local_partials(x, with_values=False))
+        return self._energy_from_lse(x, parts.max + parts.sumexp.log())
+
+    def energy_grad(self, states: torch.Tensor) -> torch.Tensor:
+        """Closed-form ``∇E(x) = x − Ξᵀ softmax(s(x))`` ``(B, D)`` (collective)."""
+        x = self._check_states(states, "states")
+        retrieved, _ = self._update(x)
+        return x - retrieved
+
+    def _update(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            parts = self._all_reduce(self._local_partials(states, with_values=True))
+        retrieved, logsumexp = finalize_partials(parts)
+        assert retrieved is not None
+        return retrieved, self._energy_from_lse(states, logsumexp)
