@@ -1,0 +1,251 @@
+"""Gated Associative Memory (GAM) block and language model, and a same-size Transformer.
+
+Acharya (2025), "Gated Associative Memory (GAM): A Parallel O(N) Architecture for
+Sequence Modeling", arXiv 2509.00605. With ``x_n = LN(x)`` (pre-LayerNorm), one block is
+
+* local path: ``L = DepthwiseConv1d_k(x_n)``, causal (left pad ``k − 1``, length ``T``);
+* global path: ``G = softmax(x_n Mᵀ) M`` over a learned slot bank ``M ∈ ℝ^{S×d}``
+  (Xavier init) — one Hopfield/attention read whose stored patterns are parameters;
+* gates: ``[g_l, g_g] = W_g x_n + b_g`` (``d → 2d``); ``F = σ(g_l)⊙L + σ(g_g)⊙G``;
+* ``x ← x + Dropout(F)``; ``x ← x + FFN(LN(x))`` with ``FFN = Linear(d,4d)·GELU·
+  Linear(4d,d)·Dropout``.
+
+Cost per token is ``O(k d + S d + d²)``, independent of ``T``: the block is linear in
+sequence length. Caveat (see the reference notes): the slot memory ``M`` is static, not
+content-addressable over the context, so the global path mixes no tokens; every
+cross-token interaction goes through the convolutions, with receptive field
+``L_blocks (k − 1) + 1``.
+
+:class:`GAMLanguageModel` is the paper's model: token + learned positional embeddings,
+``num_layers`` blocks, final LayerNorm, LM head tied to the token embedding (no bias).
+:class:`TransformerLanguageModel` is the same skeleton with pre-LN
+``nn.TransformerEncoderLayer`` blocks under a causal mask, the softmax baseline.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from hopfield._validation import check_probability, check_rank, check_tensor
+
+__all__ = ["GAMBlock", "GAMLanguageModel", "TransformerLanguageModel", "count_parameters"]
+
+
+def _check_int(value: object, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
+    return value
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of distinct parameter entries (tied weights counted once)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+class GAMBlock(nn.Module):
+    """One GAM block (see the module docstring for the equations).
+
+    Args:
+        d_model: width ``d``.
+        num_slots: number ``S`` of learned memory slots.
+        kernel_size: ``k`` of the depthwise causal convolution.
+        dropout: dropout after the fused paths and in the FFN.
+
+    Shapes: ``x`` ``(B, T, d)`` → ``(B, T, d)``.
+    """
+
+    def __init__(
+        self, d_model: int, num_slots: int, kernel_size: int = 3, dropout: float = 0.1
+    ) -> None:
+        super().__init__()
+        self.d_model = _check_int(d_model, "d_model")
+        self.num_slots = _check_int(num_slots, "num_slots")
+        self.kernel_size = _check_int(kernel_size, "kernel_size")
+        self.dropout_p = check_probability(dropout, "dropout")
+        d = self.d_model
+        self.norm1 = nn.LayerNorm(d)
+        self.local_conv = nn.Conv1d(d, d, self.kernel_size, groups=d)
+        self.memory = nn.Parameter(torch.empty(self.num_slots, d))
+        nn.init.xavier_uniform_(self.memory)
+        self.gate = nn.Linear(d, 2 * d)
+        self.dropout = nn.Dropout(self.dropout_p)
+        self.norm2 = nn.LayerNorm(d)
+        self.ffn = nn.Sequential(
+            nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d), nn.Dropout(self.dropout_p)
+        )
+
+    def extra_repr(self) -> str:
+        return f"d_model={self.d_model}, num_slots={self.num_slots}, kernel_size={self.kernel_size}"
+
+    def local_path(self, x_n: torch.Tensor) -> torch.Tensor:
+        """Depthwise causal convolution ``(B, T, d) → (B, T, d)`` (output at ``t`` sees
+        ``x_n[t−k+1 … t]`` only)."""
+        h = F.pad(x_n.transpose(1, 2), (self.kernel_size - 1, 0))
+        return self.local_conv(h).transpose(1, 2)
+
+    def global_path(self, x_n: torch.Tensor) -> torch.Tensor:
+        """Slot-memory read ``softmax(x_n Mᵀ) M`` ``(B, T, d)``."""
+        return torch.softmax(x_n @ self.memory.T, dim=-1) @ self.memory
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        check_tensor(x, "x")
+        check_rank(x, "x", 3, f"(B, T, {self.d_model})")
+        if x.shape[-1] != self.d_model:
+            raise ValueError(f"x must have shape (B, T, {self.d_model}), got {tuple(x.shape)}")
+
+    def _fuse(self, x: torch.Tensor, x_n: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
+        gate_local, gate_global = self.gate(x_n).chunk(2, dim=-1)
+        fused = torch.sigmoid(gate_local) * local + torch.sigmoid(gate_global) * self.global_path(
+            x_n
+        )
+        x = x + self.dropout(fused)
+        return x + self.ffn(self.norm2(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        x_n = self.norm1(x)
+        return self._fuse(x, x_n, self.local_path(x_n))
+
+    def forward_chunked(self, x: torch.Tensor, chunk_size: int) -> torch.Tensor:
+        """Same output as :meth:`forward`, computed ``chunk_size`` tokens at a time.
+
+        Every path but the convolution is per-token, and the convolution at ``t``
+        needs only ``x_n[t−k+1 … t]``: each chunk carries the last ``k − 1``
+        normalised inputs of the previous one as left context. Peak activation memory
+        is ``O(chunk_size · d)`` instead of ``O(T · d)`` (streaming inference).
+        """
+        self._check_input(x)
+        chunk_size = _check_int(chunk_size, "chunk_size")
+        outputs = []
+        context = x.new_zeros(x.shape[0], self.kernel_size - 1, self.d_model)
+        for start in range(0, x.shape[1], chunk_size):
+            piece = x[:, start : start + chunk_size]
+            x_n = self.norm1(piece)
+            window = torch.cat([context, x_n], dim=1).transpose(1, 2)
+            local = self.local_conv(window).transpose(1, 2)
+            outputs.append(self._fuse(piece, x_n, local))
+            context = torch.cat([context, x_n], dim=1)[:, x_n.shape[1] :]
+        return torch.cat(outputs, dim=1)
+
+
+class _LanguageModel(nn.Module):
+    """Token + positional embeddings, a stack of blocks, final LN, tied LM head."""
+
+    def __init__(self, vocab_size: int, d_model: int, context_length: int, dropout: float) -> None:
+        super().__init__()
+        self.vocab_size = _check_int(vocab_size, "vocab_size")
+        self.d_model = _check_int(d_model, "d_model")
+        self.context_length = _check_int(context_length, "context_length")
+        self.token_embedding = nn.Embedding(self.vocab_size, self.d_model)
+        self.position_embedding = nn.Embedding(self.context_length, self.d_model)
+        self.embed_dropout = nn.Dropout(check_probability(dropout, "dropout"))
+        self.final_norm = nn.LayerNorm(self.d_model)
+        self.lm_head = nn.Linear(self.d_model, self.vocab_size, bias=False)
+        self.lm_head.weight = self.token_embedding.weight
+        nn.init.normal_(self.token_embedding.weight, std=0.02)
+        nn.init.normal_(self.position_embedding.weight, std=0.02)
+
+    def _blocks(self, h: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, T, vocab_size)`` for token ids ``(B, T)``, ``T ≤ context_length``."""
+        check_tensor(tokens, "tokens")
+        check_rank(tokens, "tokens", 2, "(B, T)")
+        if tokens.dtype not in (torch.long, torch.int32, torch.int64):
+            raise TypeError(f"tokens must be an integer tensor, got {tokens.dtype}")
+        length = tokens.shape[1]
+        if length > self.context_length:
+            raise ValueError(
+                f"tokens must have at most context_length={self.context_length} columns, "
+                f"got {length}"
+            )
+        positions = torch.arange(length, device=tokens.device)
+        h = self.embed_dropout(self.token_embedding(tokens) + self.position_embedding(positions))
+        return self.lm_head(self.final_norm(self._blocks(h)))
+
+    def loss(self, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean next-token cross-entropy (nats per token); ``exp`` of it is perplexity."""
+        logits = self(tokens)
+        if targets.shape != tokens.shape:
+            raise ValueError(
+                f"targets must have shape {tuple(tokens.shape)}, got {tuple(targets.shape)}"
+            )
+        return F.cross_entropy(logits.reshape(-1, self.vocab_size), targets.reshape(-1))
+
+
+class GAMLanguageModel(_LanguageModel):
+    """GAM language model (Acharya 2025): embeddings → ``num_layers`` :class:`GAMBlock` →
+    LN → tied head. The paper's configuration (``num_layers=6, d_model=512,
+    num_slots=512, kernel_size=3, vocab_size=10_000, context_length=256``) has
+    22,599,680 parameters.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int = 512,
+        num_layers: int = 6,
+        num_slots: int = 512,
+        kernel_size: int = 3,
+        context_length: int = 256,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__(vocab_size, d_model, context_length, dropout)
+        num_layers = _check_int(num_layers, "num_layers")
+        self.blocks = nn.ModuleList(
+            GAMBlock(d_model, num_slots, kernel_size, dropout) for _ in range(num_layers)
+        )
+
+    def _blocks(self, h: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            h = block(h)
+        return h
+
+
+class TransformerLanguageModel(_LanguageModel):
+    """Causal softmax-attention baseline: the same embeddings, final LN and tied head as
+    :class:`GAMLanguageModel`, with pre-LN ``nn.TransformerEncoderLayer`` blocks
+    (``num_heads`` heads, FFN ``4d`` GELU) and an upper-triangular ``−∞`` mask, so
+    ``softmax(QKᵀ/√d_h + mask) V`` costs ``O(T)`` per token (``O(T²)`` per sequence).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int = 512,
+        num_layers: int = 6,
+        num_heads: int = 8,
+        context_length: int = 256,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__(vocab_size, d_model, context_length, dropout)
+        num_layers = _check_int(num_layers, "num_layers")
+        num_heads = _check_int(num_heads, "num_heads")
+        if d_model % num_heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                d_model,
+                num_heads,
+                dim_feedforward=4 * d_model,
+                dropout=dropout,
+                activation="gelu",
+                batch_first=True,
+                norm_first=True,
+            )
+            for _ in range(num_layers)
+        )
+
+    def _blocks(self, h: torch.Tensor) -> torch.Tensor:
+        length = h.shape[1]
+        mask = torch.full((length, length), -math.inf, device=h.device, dtype=h.dtype).triu(1)
+        for block in self.blocks:
+            h = block(h, src_mask=mask, is_causal=True)
+        return h
