@@ -31,6 +31,12 @@ STUDIES: dict[str, str] = {
     "delta": "hopfield.experiments.study_delta",
     "camformer": "hopfield.experiments.study_camformer",
     "muon": "hopfield.experiments.study_muon",
+    "gam": "hopfield.experiments.study_gam",
+    "distributed-am": "hopfield.experiments.study_distributed_am",
+    "reframe": "hopfield.experiments.study_reframe",
+    "diffusion": "hopfield.experiments.study_diffusion",
+    "classify": "hopfield.experiments.study_classify",
+    "cluster": "hopfield.experiments.study_cluster",
 }
 """Study name → module exposing ``run(args)`` (and optionally ``add_arguments(parser)``)."""
 
@@ -54,7 +60,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def _summary(module: Any) -> str:
     doc = (module.__doc__ or "").strip()
-    return doc.splitlines()[0] if doc else ""
+    # argparse %-formats help strings: a literal "1 %" in a docstring must be escaped.
+    return doc.splitlines()[0].replace("%", "%%") if doc else ""
 
 
 def register(subparsers: Any) -> None:
