@@ -1,0 +1,498 @@
+"""scikit-learn-style estimators over the library's associative memories.
+
+* :class:`HopfieldClassifier` — the Krotov & Hopfield (2016) Dense AM classifier
+  (:class:`~hopfield.models.classifier.DenseAMClassifier`): visible + label neurons,
+  one-step label update, trained end-to-end with Adam.
+* :class:`ClAMClustering` — ClAM (Saha et al. 2023,
+  :class:`~hopfield.models.clustering.ClAM`): prototypes as modern Hopfield memories,
+  cluster = the prototype nearest the attractor, trained on ``‖x − x_T‖²``.
+* :class:`AssociativeMemory` — plain ``store`` / ``retrieve`` / ``complete(query,
+  mask)`` over any model of :mod:`hopfield.experiments.zoo`, on numpy or torch input.
+
+The two learners follow the scikit-learn estimator contract (``get_params`` /
+``set_params``, ``fit`` returning ``self``, fitted attributes ending in ``_``,
+``n_features_in_``, input validation by :func:`sklearn.utils.validation.validate_data`)
+and pass ``check_estimator`` (see ``tests/test_estimators.py`` for the documented
+exceptions), so they work in ``cross_val_score``, ``GridSearchCV`` and ``Pipeline``.
+Inputs are standardised inside (per-feature mean and scale, stored as ``mean_``
+and ``scale_``; isotropic scale for the clustering); computations run in float64
+on ``device`` so that predictions do not depend on the batch they are made in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, ClusterMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from hopfield.models.base import RecallResult
+from hopfield.models.classifier import SEPARATIONS, DenseAMClassifier
+from hopfield.models.clustering import ClAM, kmeans_plus_plus
+
+__all__ = ["AssociativeMemory", "ClAMClustering", "HopfieldClassifier"]
+
+_DTYPE = torch.float64
+
+
+def _check_int(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < minimum:
+        raise ValueError(f"{name} must be an int ≥ {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_real(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    number = float(value)
+    if not number > 0 or number == float("inf"):
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+    return number
+
+
+def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[scale < 1e-12] = 1.0
+    return mean, scale
+
+
+def _tensor(X: np.ndarray, mean: np.ndarray, scale: np.ndarray, device: str) -> torch.Tensor:
+    return torch.tensor((X - mean) / scale, dtype=_DTYPE, device=device)
+
+
+def _seed(random_state: Any) -> int:
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _batches(count: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    order = torch.randperm(count, generator=generator)
+    return list(order.split(batch_size))
+
+
+# --------------------------------------------------------------------------- classifier
+
+
+class HopfieldClassifier(ClassifierMixin, BaseEstimator):
+    """Dense Associative Memory classifier (Krotov & Hopfield 2016) as an estimator.
+
+    Energy ``E(v, c) = −Σ_μ F(z_μ)`` (or ``−β⁻¹ log Σ_μ exp(β z_μ)``) over ``K``
+    learned memories ``ξ_μ = [ξ^v_μ, ξ^c_μ]``, ``z_μ = (ξ^v_μ·v + ξ^c_μ·c)/√(N+C)``;
+    one label update ``c_α = tanh(β [E(c_α=−1) − E(c_α=+1)])`` from all labels at
+    ``−1``, the visible neurons clamped to the (standardised) input. The energy gaps
+    are the logits: ``predict_proba = softmax``; trained with cross-entropy, Adam.
+
+    Args:
+        n_memories: number of memories ``K``.
+        separation: ``"relu3"`` (``F = ReLU(z)³``), ``"poly"`` (``F = z³``) or ``"lse"``.
+        beta: inverse temperature ``β``.
+        epochs: passes over the training data.
+        lr: Adam learning rate.
+        batch_size: minibatch size.
+        random_state: seed (int, ``RandomState`` or ``None``) of the memories and the
+            minibatch order.
+        device: torch device of the model.
+
+    Attributes:
+        classes_: the class labels ``(C,)``.
+        model_: the trained :class:`~hopfield.models.classifier.DenseAMClassifier`.
+        mean_, scale_: the standardisation of the inputs.
+        loss_curve_: mean training loss per epoch.
+    """
+
+    def __init__(
+        self,
+        n_memories: int = 200,
+        *,
+        separation: str = "relu3",
+        beta: float = 0.1,
+        epochs: int = 20,
+        lr: float = 0.005,
+        batch_size: int = 32,
+        random_state: Any = None,
+        device: str = "cpu",
+    ) -> None:
+        self.n_memories = n_memories
+        self.separation = separation
+        self.beta = beta
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.device = device
+
+    def _validate_params(self) -> None:
+        _check_int(self.n_memories, "n_memories", 1)
+        _check_int(self.epochs, "epochs", 0)
+        _check_int(self.batch_size, "batch_size", 1)
+        _check_real(self.beta, "beta")
+        _check_real(self.lr, "lr")
+        if self.separation not in SEPARATIONS:
+            raise ValueError(f"separation must be one of {SEPARATIONS}, got {self.separation!r}")
+
+    def fit(self, X: Any, y: Any) -> HopfieldClassifier:
+        """Train on ``X`` ``(n_samples, n_features)`` and labels ``y`` ``(n_samples,)``."""
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"HopfieldClassifier needs samples of at least 2 classes, got 1 class "
+                f"({self.classes_[0]!r})"
+            )
+        self.mean_, self.scale_ = _standardise(X)
+        inputs = _tensor(X, self.mean_, self.scale_, self.device)
+        targets = torch.tensor(encoded, dtype=torch.long, device=self.device)
+        seed = _seed(self.random_state)
+        model = DenseAMClassifier(
+            X.shape[1],
+            len(self.classes_),
+            int(self.n_memories),
+            separation=self.separation,
+            beta=float(self.beta),
+            seed=seed,
+        ).to(device=self.device, dtype=_DTYPE)
+        optimizer = torch.optim.Adam(model.parameters(), lr=float(self.lr))
+        generator = torch.Generator().manual_seed(seed + 1)
+        self.loss_curve_: list[float] = []
+        for _ in range(int(self.epochs)):
+            total = 0.0
+            for index in _batches(len(targets), int(self.batch_size), generator):
+                index = index.to(self.device)
+                loss = model.loss(inputs[index], targets[index])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * len(index)
+            self.loss_curve_.append(total / len(targets))
+        self.model_ = model.eval()
+        return self
+
+    def _logits(self, X: Any) -> torch.Tensor:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        with torch.no_grad():
+            return self.model_(_tensor(X, self.mean_, self.scale_, self.device)).cpu()
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Energy gaps ``ℓ`` ``(n_samples, n_classes)`` (``(n_samples,)`` for two
+        classes: ``ℓ_1 − ℓ_0``, positive for ``classes_[1]``)."""
+        logits = self._logits(X).numpy()
+        if logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """``softmax(ℓ)`` ``(n_samples, n_classes)``, columns in the order of ``classes_``."""
+        return torch.softmax(self._logits(X), dim=1).numpy()
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The class with the largest energy gap, ``(n_samples,)``."""
+        winners = self._logits(X).argmax(dim=1).numpy()
+        return self.classes_[winners]
+
+
+# --------------------------------------------------------------------------- clustering
+
+
+class ClAMClustering(ClusterMixin, BaseEstimator):
+    """ClAM clustering (Saha et al. 2023): prototypes as modern Hopfield memories.
+
+    Energy ``E(x) = −β⁻¹ log Σ_j exp(−(β/2)‖x − ρ_j‖²)`` over the prototypes ``ρ``;
+    ``T = steps`` updates ``x ← x − η∇E(x)`` carry a point to its attractor ``x_T``,
+    whose nearest prototype is its cluster. Trained with Adam on ``mean ‖x − x_T‖²``
+    through the unrolled steps, from ``n_init`` k-means++ starts (the run with the
+    lowest final loss is kept). Inputs are centred per feature and divided by one
+    isotropic scale ``s = √(mean per-feature variance)`` (``mean_``, ``scale_``), so
+    ``beta`` is relative to the data spread and distances keep their geometry.
+
+    Args:
+        n_clusters: number of prototypes ``k``.
+        beta: relative inverse temperature.
+        steps: unrolled descent steps ``T``.
+        step_size: ``η ∈ (0, 1]`` (1 = CCCP update).
+        epochs: passes over the data per start.
+        lr: Adam learning rate.
+        batch_size: minibatch size.
+        n_init: number of k-means++ starts.
+        random_state: seed of the starts and the minibatch order.
+        device: torch device.
+
+    Attributes:
+        cluster_centers_: the prototypes in input units ``(k', n_features)``;
+            prototypes whose basin holds no training point are dropped, so
+            ``k' ≤ n_clusters`` and ``labels_`` are ``0, …, k' − 1``.
+        labels_: cluster of each training point.
+        model_: the trained :class:`~hopfield.models.clustering.ClAM`.
+        loss_: final reconstruction loss ``mean ‖x − x_T‖²`` (standardised units).
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        beta: float = 3.0,
+        steps: int = 5,
+        step_size: float = 1.0,
+        epochs: int = 40,
+        lr: float = 0.05,
+        batch_size: int = 128,
+        n_init: int = 3,
+        random_state: Any = None,
+        device: str = "cpu",
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.beta = beta
+        self.steps = steps
+        self.step_size = step_size
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.n_init = n_init
+        self.random_state = random_state
+        self.device = device
+
+    def _validate_params(self) -> None:
+        _check_int(self.n_clusters, "n_clusters", 1)
+        _check_int(self.steps, "steps", 0)
+        _check_int(self.epochs, "epochs", 0)
+        _check_int(self.batch_size, "batch_size", 1)
+        _check_int(self.n_init, "n_init", 1)
+        _check_real(self.beta, "beta")
+        _check_real(self.lr, "lr")
+        if not 0 < _check_real(self.step_size, "step_size") <= 1:
+            raise ValueError(f"step_size must lie in (0, 1], got {self.step_size!r}")
+
+    def _train_one(self, inputs: torch.Tensor, beta: float, seed: int) -> tuple[ClAM, float]:
+        generator = torch.Generator().manual_seed(seed)
+        start = kmeans_plus_plus(inputs.cpu(), int(self.n_clusters), generator).to(self.device)
+        model = ClAM(start, beta=beta, steps=int(self.steps), step_size=float(self.step_size))
+        optimizer = torch.optim.Adam(model.parameters(), lr=float(self.lr))
+        for _ in range(int(self.epochs)):
+            for index in _batches(inputs.shape[0], int(self.batch_size), generator):
+                loss = model.loss(inputs[index.to(self.device)])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+        with torch.no_grad():
+            return model, float(model.loss(inputs))
+
+    def fit(self, X: Any, y: Any = None) -> ClAMClustering:
+        """Learn the prototypes from ``X`` ``(n_samples, n_features)`` (``y`` ignored)."""
+        self._validate_params()
+        X = validate_data(self, X, dtype=np.float64)
+        if X.shape[0] < int(self.n_clusters):
+            raise ValueError(f"n_samples={X.shape[0]} should be ≥ n_clusters={self.n_clusters}")
+        # centre per feature, scale isotropically (one factor keeps the geometry)
+        self.mean_ = X.mean(axis=0)
+        spread = float(np.sqrt(X.var(axis=0).mean()))
+        self.scale_ = np.full(X.shape[1], spread if spread > 1e-12 else 1.0)
+        inputs = _tensor(X, self.mean_, self.scale_, self.device)
+        self.beta_ = float(self.beta)
+        rng = check_random_state(self.random_state)
+        best: tuple[ClAM, float] | None = None
+        for _ in range(int(self.n_init)):
+            seed = int(rng.randint(np.iinfo(np.int32).max))
+            model, loss = self._train_one(inputs, self.beta_, seed)
+            if best is None or loss < best[1]:
+                best = (model, loss)
+        assert best is not None
+        model, self.loss_ = best
+        self._keep_used_prototypes(model, inputs)
+        return self
+
+    def _keep_used_prototypes(self, model: ClAM, inputs: torch.Tensor) -> None:
+        assigned = model.assign(inputs)
+        used = torch.unique(assigned)
+        with torch.no_grad():
+            model.prototypes.data = model.prototypes.data[used].clone()
+        self.model_ = model.eval()
+        remap = torch.full((int(self.n_clusters),), -1, dtype=torch.long, device=assigned.device)
+        remap[used] = torch.arange(len(used), device=assigned.device)
+        self.labels_ = remap[assigned].cpu().numpy()
+        centres = model.prototypes.detach().cpu().numpy()
+        self.cluster_centers_ = centres * self.scale_ + self.mean_
+
+    def _inputs(self, X: Any) -> torch.Tensor:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return _tensor(X, self.mean_, self.scale_, self.device)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Cluster of each row of ``X``: the prototype nearest its attractor ``x_T``."""
+        inputs = self._inputs(X)
+        return self.model_.assign(inputs).cpu().numpy()
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Negative reconstruction loss ``−mean ‖x − x_T‖²`` (higher is better)."""
+        inputs = self._inputs(X)
+        with torch.no_grad():
+            return -float(self.model_.loss(inputs))
+
+
+# --------------------------------------------------------------------------- plain memory
+
+_ALIASES = {
+    "modern": "modern-euclidean",
+    "dense": "dense-relu3",
+    "classical": "hopfield-hebbian",
+}
+
+
+class AssociativeMemory(BaseEstimator):
+    """Plain ``store`` / ``retrieve`` / ``complete`` over a model of the zoo.
+
+    ``model`` is a name of :data:`hopfield.experiments.zoo.ZOO` or one of the aliases
+    ``"modern"`` (Euclidean modern Hopfield, ``E = −β⁻¹ log Σ exp(−(β/2)‖x − ξ‖²)``,
+    update ``x ← Ξᵀ softmax(−(β/2)‖x − ξ‖²)``; Ramsauer et al. 2020), ``"dense"``
+    (Krotov & Hopfield 2016, ``F = ReLU(z)³``, ±1 patterns) and ``"classical"``
+    (Hopfield 1982, Hebbian, ±1 patterns). Inputs are numpy arrays or torch tensors
+    ``(n, D)`` (a single pattern ``(D,)`` is treated as one row); results come back as
+    the type (and torch device) of the query.
+
+    Args:
+        model: model name.
+        beta: inverse temperature (``None``: the model's default).
+        steps: fixed number of recall steps (``None``: until converged).
+        max_steps: bound on the steps when ``steps`` is ``None``.
+        random_state: seed of the binary models' update order.
+        device: torch device of the model.
+    """
+
+    patterns_: torch.Tensor
+    memory_: Any
+
+    def __init__(
+        self,
+        model: str = "modern",
+        *,
+        beta: float | None = None,
+        steps: int | None = None,
+        max_steps: int = 100,
+        random_state: int = 0,
+        device: str = "cpu",
+    ) -> None:
+        self.model = model
+        self.beta = beta
+        self.steps = steps
+        self.max_steps = max_steps
+        self.random_state = random_state
+        self.device = device
+
+    @staticmethod
+    def _as_tensor(X: Any, name: str) -> tuple[torch.Tensor, bool, bool]:
+        """``(tensor (n, D), was_torch, was_1d)``."""
+        was_torch = isinstance(X, torch.Tensor)
+        tensor = X.detach() if was_torch else torch.as_tensor(np.asarray(X))
+        if tensor.ndim not in (1, 2):
+            raise ValueError(f"{name} must have shape (n, D) or (D,), got {tuple(tensor.shape)}")
+        if tensor.dtype == torch.bool or tensor.is_complex():
+            raise TypeError(f"{name} must be real-valued, got {tensor.dtype}")
+        was_1d = tensor.ndim == 1
+        tensor = tensor[None] if was_1d else tensor
+        if not tensor.is_floating_point():
+            tensor = tensor.to(torch.float32)
+        return tensor, was_torch, was_1d
+
+    @staticmethod
+    def _back(states: torch.Tensor, like: Any, was_torch: bool, was_1d: bool) -> Any:
+        out = states[0] if was_1d else states
+        if was_torch:
+            return out.to(like.device)
+        return out.detach().cpu().numpy()
+
+    def _name(self) -> str:
+        from hopfield.experiments.zoo import get_entry
+
+        return get_entry(_ALIASES.get(self.model, self.model)).name
+
+    def store(self, X: Any) -> AssociativeMemory:
+        """Add the patterns ``X`` ``(K, D)`` to the memory (the model is rebuilt over
+        every stored pattern, so pattern-dependent defaults stay consistent)."""
+        from hopfield.experiments.zoo import build_memory
+
+        patterns, _, _ = self._as_tensor(X, "X")
+        if patterns.shape[0] == 0:
+            raise ValueError("X must hold at least one pattern, got shape (0, D)")
+        if hasattr(self, "patterns_"):
+            if patterns.shape[1] != self.patterns_.shape[1]:
+                raise ValueError(
+                    f"X must have shape (K, {self.patterns_.shape[1]}) like the stored "
+                    f"patterns, got {tuple(patterns.shape)}"
+                )
+            patterns = torch.cat([self.patterns_, patterns.to(self.patterns_.dtype)])
+        self.memory_ = build_memory(
+            self._name(), patterns, beta=self.beta, seed=int(self.random_state), device=self.device
+        )
+        self.patterns_ = patterns
+        self.n_features_in_ = int(patterns.shape[1])
+        return self
+
+    def fit(self, X: Any, y: Any = None) -> AssociativeMemory:
+        """Forget everything, then :meth:`store` ``X`` (``y`` ignored)."""
+        for name in ("memory_", "patterns_", "n_features_in_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        return self.store(X)
+
+    def _queries(self, Q: Any, name: str) -> tuple[torch.Tensor, bool, bool]:
+        if not hasattr(self, "memory_"):
+            raise ValueError(f"the memory is empty: call store(X) before passing {name}")
+        queries, was_torch, was_1d = self._as_tensor(Q, name)
+        if queries.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"{name} must have shape (n, {self.n_features_in_}), got {tuple(queries.shape)}"
+            )
+        return queries.to(self.device, self.patterns_.dtype), was_torch, was_1d
+
+    def retrieve(self, Q: Any) -> Any:
+        """Run the model's recall from the queries ``Q`` ``(n, D)``; final states."""
+        queries, was_torch, was_1d = self._queries(Q, "Q")
+        return self._back(self._run(queries, None).states, Q, was_torch, was_1d)
+
+    def transform(self, Q: Any) -> Any:
+        """Alias of :meth:`retrieve` (so the memory can sit in a ``Pipeline``)."""
+        return self.retrieve(Q)
+
+    def complete(self, query: Any, mask: Any) -> Any:
+        """Pattern completion: recall with the entries where ``mask`` is True clamped
+        to ``query`` (``mask`` bool, same shape as ``query``)."""
+        queries, was_torch, was_1d = self._queries(query, "query")
+        clamp = (
+            mask.detach() if isinstance(mask, torch.Tensor) else torch.as_tensor(np.asarray(mask))
+        )
+        clamp = clamp[None] if clamp.ndim == 1 else clamp
+        if clamp.dtype != torch.bool:
+            raise TypeError(f"mask must be boolean (True = known entry), got {clamp.dtype}")
+        if clamp.shape != queries.shape:
+            raise ValueError(
+                f"mask must have the shape of query {tuple(queries.shape)}, "
+                f"got {tuple(clamp.shape)}"
+            )
+        result = self._run(queries, clamp.to(self.device))
+        return self._back(result.states, query, was_torch, was_1d)
+
+    def energy(self, X: Any) -> Any:
+        """The model's energy of each state ``(n,)``."""
+        states, was_torch, _ = self._queries(X, "X")
+        with torch.no_grad():
+            values = self.memory_.energy(states)
+        return values.to(X.device) if was_torch else values.cpu().numpy()
+
+    def _run(self, queries: torch.Tensor, mask: torch.Tensor | None) -> RecallResult:
+        from hopfield.experiments.zoo import recall_memory
+
+        return recall_memory(
+            self.memory_, queries, steps=self.steps, max_steps=int(self.max_steps), mask=mask
+        )
+
+    def recall(self, Q: Any) -> RecallResult:
+        """The full :class:`~hopfield.models.base.RecallResult` (torch tensors, on
+        ``device``): states, energy trace, steps taken, convergence flags."""
+        queries, _, _ = self._queries(Q, "Q")
+        return self._run(queries, None)
