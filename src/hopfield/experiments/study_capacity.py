@@ -42,7 +42,7 @@ import torch
 from hopfield.core.separation import Polynomial
 from hopfield.data.generators import make_generator
 from hopfield.data.structured import correlated_bipolar, hamming_distances
-from hopfield.metrics.capacity import _search, capacity_search
+from hopfield.metrics.capacity import bracket_largest_passing, capacity_search
 from hopfield.models.dense import DenseAssociativeMemory
 from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
 
@@ -139,7 +139,9 @@ def _all_stable(patterns: torch.Tensor, degree: int) -> bool:
 def dataset_capacity(patterns: torch.Tensor, degree: int) -> int:
     """Largest K such that the first K rows of ``patterns`` are all fixed points of the
     degree-n polynomial Dense AM (galloping + bisection over K; 0 if even K = 1 fails)."""
-    low, _ = _search(lambda k: _all_stable(patterns[:k], degree), 1, patterns.shape[0])
+    low, _ = bracket_largest_passing(
+        lambda k: _all_stable(patterns[:k], degree), 1, patterns.shape[0]
+    )
     return low
 
 

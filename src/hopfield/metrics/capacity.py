@@ -33,7 +33,14 @@ from hopfield.data.corruptions import flip_bits
 from hopfield.data.generators import random_bipolar
 from hopfield.metrics.recall import Recaller, bit_error_rate
 
-__all__ = ["AssociativeMemory", "CapacityPoint", "CapacityResult", "capacity_search", "trial_seeds"]
+__all__ = [
+    "AssociativeMemory",
+    "CapacityPoint",
+    "CapacityResult",
+    "bracket_largest_passing",
+    "capacity_search",
+    "trial_seeds",
+]
 
 _CRITERIA = ("bit_error", "exact_recall")
 
@@ -184,7 +191,7 @@ def capacity_search(
                 progress(cache[num_patterns])
         return cache[num_patterns].passed
 
-    low, high = _search(evaluate, k_min, k_max)
+    low, high = bracket_largest_passing(evaluate, k_min, k_max)
     return CapacityResult(
         num_neurons=num_neurons,
         capacity=low,
@@ -198,9 +205,15 @@ def capacity_search(
     )
 
 
-def _search(evaluate: Callable[[int], bool], k_min: int, k_max: int | None) -> tuple[int, int]:
-    """``(K_lo, K_hi)`` with K_lo passing (or ``k_min − 1``) and K_hi failing (or
-    ``k_max + 1``), ``K_hi = K_lo + 1``: galloping, then bisection."""
+def bracket_largest_passing(
+    evaluate: Callable[[int], bool], k_min: int, k_max: int | None
+) -> tuple[int, int]:
+    """Bracket the largest K for which a monotone test ``evaluate(K)`` passes.
+
+    Returns ``(K_lo, K_hi)`` with K_lo passing (or ``k_min − 1``) and K_hi failing (or
+    ``k_max + 1``), ``K_hi = K_lo + 1``: galloping from ``k_min``, then bisection. Used by
+    :func:`capacity_search` and by studies whose pattern sets are not i.i.d.
+    """
     if not evaluate(k_min):
         return k_min - 1, k_min
     low = k_min
