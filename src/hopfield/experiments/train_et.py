@@ -21,6 +21,42 @@ The final report in ``--out``: ``metrics.json`` / ``metrics.csv`` / ``metrics.md
 "per-pixel training mean"), ``reconstructions.png`` (grid at several ET steps),
 ``energy.png`` (energy per step), ``history.csv`` (loss and evaluations) and
 ``memories.png`` (the Hopfield memories decoded to patches).
+
+Data-parallel training (torch.distributed)
+------------------------------------------
+Launch one process per device with ``torchrun``; ``--distributed`` joins the
+``env://`` process group (:func:`hopfield.distributed.init_distributed`: gloo on
+CPU, NCCL on CUDA with device ``LOCAL_RANK``) and leaves it at the end::
+
+    torchrun --nproc-per-node 4 -m hopfield.cli train et --distributed --out runs/ddp
+
+(on CPU also pass ``--threads`` so that the ranks do not oversubscribe the cores).
+Calling :func:`train` inside an initialised group does the same from Python.
+
+* **Batch.** ``batch_size`` is the *global* batch: with ``W`` ranks (``batch_size``
+  divisible by ``W``) every rank draws the same global indices and masks from the
+  same seeded generator and keeps rows ``[r·b, (r+1)·b)``, ``b = batch_size / W``.
+  Since every image has the same number of masked patches, the mean of the
+  per-rank losses is the global loss, and DDP's gradient average is the gradient
+  of the single-process run on the same ``batch_size`` images: a ``W``-rank run
+  reproduces the one-process run with the same config (up to float rounding) and
+  a resumed run reproduces an uninterrupted one.
+* **Gradients.** The ET runs under ``DistributedDataParallel``
+  (:func:`hopfield.distributed.wrap_ddp`) inside a thin module that returns the
+  decoded patches as a plain tensor, so DDP never has to look into
+  :class:`~hopfield.models.energy_transformer.ETOutput`. With ``et_steps ≥ 1``
+  every parameter gets a gradient (the CLS token is never decoded but enters the
+  loss through attention from step 1), so DDP runs without
+  ``find_unused_parameters``; only ``et_steps = 0`` leaves ``W_Q``, ``W_K`` and the
+  memories ``Ξ`` out of the graph (the CLS token then gets a zero gradient), and
+  only then is ``find_unused_parameters`` switched on.
+* **Main process.** Rank 0 alone logs, shows the progress bar, writes the
+  checkpoints (of the unwrapped model) and the report. Evaluation is shared: each
+  rank scores a contiguous slice of the held-out images and the masked-patch sums
+  are all-reduced, so every rank returns the same metrics. The logged loss is the
+  all-reduced mean over ranks.
+* **Resume.** ``--resume`` must name a file every rank can read; each rank
+  restores weights, AdamW moments and the generator, so the ranks stay in step.
 """
 
 from __future__ import annotations
@@ -35,8 +71,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
+from hopfield.distributed.launch import (
+    destroy_distributed,
+    init_distributed,
+    is_main_process,
+    world_info,
+    wrap_ddp,
+)
 from hopfield.io import load_checkpoint, save_checkpoint
 from hopfield.models.energy_transformer import EnergyTransformer
 from hopfield.models.patches import patchify, random_patch_mask
@@ -145,9 +189,14 @@ def _load_images(config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _resolve_device(name: str) -> torch.device:
+    """``"auto"`` → CUDA if available else CPU; in a process group an index-free
+    ``cuda`` becomes the current device (``LOCAL_RANK``, set by ``init_distributed``)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None and world_info()[1] > 1:
+        device = torch.device("cuda", torch.cuda.current_device())
+    return device
 
 
 def build_model(config: TrainConfig, images: torch.Tensor) -> EnergyTransformer:
@@ -238,6 +287,47 @@ def evaluate(
         result.pop("train_mean_image")
     result["ratio"] = result["mean_of_visible"] / max(result["et"], 1e-12)
     return result
+
+
+def _evaluate_across_ranks(
+    model: EnergyTransformer,
+    images: torch.Tensor,
+    mask: torch.Tensor,
+    train_mean: torch.Tensor,
+) -> dict[str, float]:
+    """:func:`evaluate` with the images split over the ranks of the process group.
+
+    Rank ``r`` scores the ``r``-th contiguous slice; the masked-patch-weighted sums
+    ``Σ MSE·|masked|`` and ``Σ |masked|`` are all-reduced, so every rank returns the
+    metrics of the whole set (single process: plain :func:`evaluate`).
+    """
+    rank, world_size = world_info()
+    if world_size == 1:
+        return evaluate(model, images, mask, train_mean=train_mean)
+    keys = ("et", "mean_of_visible", "train_mean_image")
+    part_images = images.tensor_split(world_size)[rank]
+    part_mask = mask.tensor_split(world_size)[rank]
+    device = next(model.parameters()).device
+    totals = torch.zeros(len(keys) + 1, dtype=torch.float64, device=device)
+    if part_images.shape[0] > 0:
+        scores = evaluate(model, part_images, part_mask, train_mean=train_mean)
+        weight = float(part_mask.sum())
+        values = [scores[k] * weight for k in keys] + [weight]
+        totals = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(totals)
+    result = {k: float(totals[i] / totals[-1]) for i, k in enumerate(keys)}
+    result["ratio"] = result["mean_of_visible"] / max(result["et"], 1e-12)
+    return result
+
+
+def _mean_over_ranks(value: float, device: torch.device) -> float:
+    """The mean of ``value`` over the ranks (``value`` itself when not distributed)."""
+    world_size = world_info()[1]
+    if world_size == 1:
+        return value
+    total = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(total)
+    return float(total) / world_size
 
 
 # ----------------------------------------------------------------- checkpoints
@@ -386,21 +476,57 @@ def _batches(
         yield torch.randint(0, images.shape[0], (config.batch_size,), generator=generator)
 
 
+class _PatchPredictor(nn.Module):
+    """``(images, mask) → model(images, mask).patches``: the ET with a plain-tensor output.
+
+    DDP is wrapped around this module rather than the ET, so the output DDP inspects
+    (for unused-parameter detection) is a tensor, not an :class:`ETOutput`.
+    """
+
+    def __init__(self, model: EnergyTransformer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        patches: torch.Tensor = self.model(images, mask).patches
+        return patches
+
+
+def _may_leave_parameters_unused(config: TrainConfig) -> bool:
+    """True when some parameter gets no gradient (DDP then needs
+    ``find_unused_parameters``): only with ``et_steps = 0``, where ``W_Q``, ``W_K`` and
+    ``Ξ`` never enter the graph. Every other parameter is in the graph whatever the
+    mask (the CLS token at worst with a zero gradient), which DDP handles as is."""
+    return config.et_steps == 0
+
+
+def _check_world(config: TrainConfig, world_size: int) -> int:
+    """The per-rank batch ``batch_size / world_size`` (``ValueError`` unless divisible)."""
+    if config.batch_size % world_size:
+        raise ValueError(
+            f"batch_size must be divisible by the number of ranks ({world_size}) in "
+            f"distributed training, got {config.batch_size}"
+        )
+    return config.batch_size // world_size
+
+
 def _train_step(
-    model: EnergyTransformer,
+    network: nn.Module,
     optimizer: torch.optim.Optimizer,
     images: torch.Tensor,
     mask: torch.Tensor,
     config: TrainConfig,
     use_amp: bool,
 ) -> float:
-    target = patchify(images, model.tokenizer.patch_size)
+    """One AdamW update on the masked-patch MSE; ``network(images, mask)`` → patches
+    (:class:`_PatchPredictor`, possibly inside DDP, which averages the gradients)."""
+    target = patchify(images, config.patch_size)
     with torch.autocast(device_type=images.device.type, dtype=torch.bfloat16, enabled=use_amp):
-        prediction = model(images, mask).patches
+        prediction = network(images, mask)
     loss = masked_mse(prediction.float(), target, mask)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
     optimizer.step()
     return float(loss.detach())
 
@@ -421,8 +547,17 @@ def train(
     training continues from its step with its optimiser and generator state.
     ``stop_after``: stop after this optimiser step (a checkpoint is written there),
     e.g. to split a run in pieces; the schedule still spans ``config.steps``.
+
+    Inside an initialised process group (see the module docstring) the model runs
+    under DDP, each rank trains on its ``batch_size / world_size`` rows of the global
+    batch, and only rank 0 logs and writes to ``out_dir`` (other ranks return
+    ``out_dir=None``); every rank returns the same model and metrics.
     """
     log = log or _print
+    rank, world_size = world_info()
+    main = rank == 0
+    per_rank = _check_world(config, world_size)
+    local = slice(rank * per_rank, (rank + 1) * per_rank)
     torch.manual_seed(config.seed)
     device = _resolve_device(config.device)
     use_amp = config.amp and device.type == "cuda"
@@ -441,7 +576,11 @@ def train(
     for group in optimizer.param_groups:
         group["lr"] = config.lr * _lr_lambda(config)(start)
     scheduler.last_epoch = start
-    out = None if out_dir is None else Path(out_dir)
+    network = wrap_ddp(
+        _PatchPredictor(model),
+        find_unused_parameters=_may_leave_parameters_unused(config),
+    )
+    out = None if out_dir is None or not main else Path(out_dir)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     eval_images = test_images[: config.eval_images]
@@ -451,10 +590,12 @@ def train(
     train_mean = train_images.mean(dim=0, keepdim=True)
     batches = _batches(train_images, config, generator)
     end = config.steps if stop_after is None else min(config.steps, stop_after)
-    bar = _progress(range(start, end), progress, start, config.steps)
+    bar = _progress(range(start, end), progress and main, start, config.steps)
     t0 = time.perf_counter()
-    model.train()
+    network.train()
     for step in bar:
+        # Every rank draws the whole global batch (keeps the generators in step) and
+        # trains on its own rows.
         idx = next(batches)
         mask = random_patch_mask(
             config.batch_size,
@@ -463,18 +604,22 @@ def train(
             generator=generator,
             device=device,
         )
-        loss = _train_step(model, optimizer, train_images[idx].to(device), mask, config, use_amp)
+        images = train_images[idx[local]].to(device)
+        loss = _train_step(network, optimizer, images, mask[local], config, use_amp)
         scheduler.step()
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{loss:.4f}")
         done = step + 1
         if done % config.eval_every == 0 or done == config.steps:
-            scores = evaluate(model, eval_images, eval_mask, train_mean=train_mean)
+            loss = _mean_over_ranks(loss, device)
+            scores = _evaluate_across_ranks(model, eval_images, eval_mask, train_mean)
             history.append({"step": done, "loss": loss, **scores})
-            log(
-                f"step {done}: loss {loss:.5f}  masked MSE et {scores['et']:.5f}  "
-                f"mean-of-visible {scores['mean_of_visible']:.5f}  ratio {scores['ratio']:.2f}"
-            )
+            if main:
+                log(
+                    f"step {done}: loss {loss:.5f}  masked MSE et {scores['et']:.5f}  "
+                    f"mean-of-visible {scores['mean_of_visible']:.5f}  "
+                    f"ratio {scores['ratio']:.2f}"
+                )
         if out is not None and (done % config.checkpoint_every == 0 or done == end):
             save_training_checkpoint(
                 out / "checkpoint.safetensors",
@@ -486,7 +631,7 @@ def train(
                 history=history,
             )
     wall = time.perf_counter() - t0
-    metrics = evaluate(model, eval_images, eval_mask, train_mean=train_mean)
+    metrics = _evaluate_across_ranks(model, eval_images, eval_mask, train_mean)
     metrics["train_seconds"] = wall
     if out is not None and report:
         from hopfield.experiments.et_viz import write_report
@@ -527,6 +672,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
     )
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over the torch.distributed group set up by torchrun (env://)",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -535,14 +685,21 @@ def _run(args: argparse.Namespace) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     try:
+        if args.distributed:
+            init_distributed()  # env:// from torchrun; no-op inside an existing group
+        main = is_main_process()
         result = train(config, out_dir=args.out, resume=args.resume, progress=not args.no_progress)
-    except (FileNotFoundError, ValueError) as error:  # missing data files, bad checkpoint
+    except (FileNotFoundError, ValueError) as error:  # missing data/env, bad checkpoint
         print(f"hopfield train et: error: {error}", file=sys.stderr)
         return 2
-    from hopfield.experiments.et_viz import metrics_markdown
+    finally:
+        if args.distributed:
+            destroy_distributed()
+    if main:
+        from hopfield.experiments.et_viz import metrics_markdown
 
-    print(metrics_markdown(result.metrics))
-    print(f"report written to {args.out}")
+        print(metrics_markdown(result.metrics))
+        print(f"report written to {args.out}")
     return 0
 
 
