@@ -4,11 +4,36 @@ Ramsauer et al. (2020) "Hopfield Networks is All You Need": ``Hopfield`` (state
 patterns attend to stored patterns), ``HopfieldPooling`` (learnable state patterns
 pool a set) and ``HopfieldLayer`` (learnable stored patterns as a lookup). All share
 the energy ``E(ξ) = −β⁻¹ log Σ_μ exp(β k_μ·ξ) + ½‖ξ‖²`` and update
-``ξ ← softmax(β ξ Kᵀ) K``.
+``ξ ← softmax(β ξ Kᵀ) K``; ``normalizer="sparsemax"|"entmax15"`` swaps in the
+Tsallis-regularised (sparse) energies (Hu et al. 2023) and ``top_k`` exact top-k
+retrieval. Drop-ins for ``nn.TransformerEncoder``: ``HopfieldEncoderLayer``
+(Hopfield self-attention) and ``EnergyTransformerEncoderLayer`` (Hoover et al. 2023).
 """
 
-from hopfield.nn.hopfield import Hopfield, lse_energy
+from hopfield.nn.hopfield import (
+    NORMALIZERS,
+    Hopfield,
+    lse_energy,
+    regularized_max_energy,
+    topk_mask_scores,
+)
 from hopfield.nn.lookup import HopfieldLayer
 from hopfield.nn.pooling import HopfieldPooling
+from hopfield.nn.transformer import (
+    EnergyTransformerEncoderLayer,
+    GELUIntegral,
+    HopfieldEncoderLayer,
+)
 
-__all__ = ["Hopfield", "HopfieldLayer", "HopfieldPooling", "lse_energy"]
+__all__ = [
+    "NORMALIZERS",
+    "EnergyTransformerEncoderLayer",
+    "GELUIntegral",
+    "Hopfield",
+    "HopfieldEncoderLayer",
+    "HopfieldLayer",
+    "HopfieldPooling",
+    "lse_energy",
+    "regularized_max_energy",
+    "topk_mask_scores",
+]

@@ -20,11 +20,27 @@ Fast path: :func:`torch.nn.functional.scaled_dot_product_attention` with
 ``scale=β`` (fused, never materialises the association matrix when the backend
 allows). The explicit softmax path runs only when the attention weights are asked
 for (``need_weights=True``); both give the same numbers up to float rounding.
+
+Sparse retrieval. The softmax is the gradient of the LSE (a Shannon-entropy
+regularised max). Replacing the entropy by the Tsallis α-entropy ``H_α`` gives the
+sparse modern Hopfield energy (Hu et al. 2023, "On Sparse Modern Hopfield Model";
+Martins & Astudillo 2016; Peters, Niculae & Martins 2019)
+
+    E_α(ξ) = −max_{p ∈ Δ} [⟨p, β K ξ⟩ + H_α(p)] / β + ½ ‖ξ‖²,
+
+whose CCCP update is ``ξ ← α-entmax(β ξ Kᵀ) K``: ``normalizer="sparsemax"`` (α = 2)
+or ``"entmax15"`` (α = 1.5) give association weights with exact zeros. ``top_k``
+keeps the ``k`` largest scores per state pattern and sets the others to ``−∞``
+before normalising, so unselected stored patterns get weight exactly 0 and do not
+influence the output (the energy is the LSE over the selected patterns only).
+``association=`` replaces the association step entirely by a callable with the
+signature of :func:`_associate` (e.g. :class:`~hopfield.nn.binary_attention.BinaryCAMAssociation`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Literal, overload
 
 import torch
@@ -37,8 +53,34 @@ from hopfield._validation import (
     check_probability,
     check_rank,
 )
+from hopfield.ops.sparse_normalizers import entmax15, sparsemax, tsallis_entropy
 
-__all__ = ["Hopfield", "lse_energy"]
+__all__ = [
+    "NORMALIZERS",
+    "Association",
+    "Hopfield",
+    "lse_energy",
+    "regularized_max_energy",
+    "topk_mask_scores",
+]
+
+Association = Callable[
+    [
+        torch.Tensor,
+        torch.Tensor,
+        torch.Tensor,
+        "torch.Tensor | None",
+        "float | torch.Tensor",
+        float,
+        bool,
+    ],
+    "tuple[torch.Tensor, torch.Tensor | None]",
+]
+"""``(state, stored, values, mask, beta, dropout, need_weights) -> (output, weights)``."""
+
+NORMALIZERS: tuple[str, ...] = ("softmax", "sparsemax", "entmax15")
+"""Normalisations of the association scores: softmax (LSE energy), sparsemax
+(α = 2 Tsallis energy) and 1.5-entmax (α = 1.5 Tsallis energy)."""
 
 
 def lse_energy(
@@ -62,6 +104,45 @@ def lse_energy(
     if mask is not None:
         logits = logits + mask
     return -torch.logsumexp(logits, dim=-1) / beta + 0.5 * (state * state).sum(-1)
+
+
+_TSALLIS_ALPHA = {"sparsemax": 2.0, "entmax15": 1.5}
+
+
+def regularized_max_energy(
+    state: torch.Tensor,
+    stored: torch.Tensor,
+    beta: float | torch.Tensor,
+    normalizer: str = "softmax",
+    mask: torch.Tensor | None = None,
+    top_k: int | None = None,
+) -> torch.Tensor:
+    """Energy ``E(ξ) = −β⁻¹ max_{p∈Δ}[⟨p, z⟩ + H(p)] + ½‖ξ‖²``, ``z = β Kξ + M``, per state.
+
+    ``H`` is the Shannon entropy for ``"softmax"`` (then ``max_p[…] = log Σ exp z``,
+    the LSE energy of :func:`lse_energy`) and the Tsallis α-entropy
+    ``H_α(p) = (1 − Σ p^α)/(α(α − 1))`` for ``"sparsemax"`` (α = 2) and
+    ``"entmax15"`` (α = 1.5) (Hu et al. 2023; Peters et al. 2019); the maximiser is
+    ``p* = α-entmax(z)``, so the CCCP update is ``ξ ← Kᵀ p*``. With ``top_k = k`` the
+    scores outside the ``k`` largest are ``−∞`` (``max_p`` over the top-k face of the
+    simplex); the max over all ``k``-subsets of a convex function is convex, so the
+    CCCP update still never raises ``E``.
+
+    Shapes: state ``(..., Lq, D)``, stored ``(..., Lk, D)``; returns ``(..., Lq)``.
+    """
+    scores = beta * (state @ stored.transpose(-2, -1))
+    if mask is not None:
+        scores = scores + mask
+    if top_k is not None:
+        scores = topk_mask_scores(scores, top_k)
+    quadratic = 0.5 * (state * state).sum(-1)
+    if normalizer == "softmax":
+        return -torch.logsumexp(scores, dim=-1) / beta + quadratic
+    weights = _normalize(scores, normalizer)
+    finite = scores.masked_fill(weights == 0, 0.0)  # 0·(−∞) would poison autograd
+    linear = (weights * finite).sum(-1)
+    regularized = linear + tsallis_entropy(weights, _TSALLIS_ALPHA[normalizer], dim=-1)
+    return -regularized / beta + quadratic
 
 
 def _check_dim(value: object, name: str) -> int:
@@ -108,6 +189,16 @@ class Hopfield(nn.Module):
     ``W_O softmax(β ξ Kᵀ) V``. With one step, identity projections and
     ``β = 1/√d`` this is ``nn.MultiheadAttention``.
 
+    Sparse retrieval (Hu et al. 2023, "On Sparse Modern Hopfield Model"): with
+    ``normalizer="sparsemax"`` / ``"entmax15"`` the energy is the Tsallis-regularised
+    max ``E_α(ξ) = −β⁻¹ max_{p∈Δ}[⟨p, β Kξ⟩ + H_α(p)] + ½‖ξ‖²`` (α = 2 / 1.5;
+    Martins & Astudillo 2016, Peters et al. 2019) and every softmax above becomes
+    α-entmax, which has exact zeros; ``normalizer="softmax"`` is the LSE energy.
+    ``top_k = k`` sets all but the ``k`` largest scores ``β k_μ·ξ + M_μ`` of each
+    state pattern to ``−∞`` before normalising (exact top-k: the other stored patterns
+    get weight 0 and cannot change the output; the energy is the chosen one over the
+    selected patterns). Softmax without ``top_k`` keeps the SDPA fast path.
+
     Args:
         embed_dim: ``E``, width of the state patterns (queries) and of the output.
         num_heads: number of heads ``H``.
@@ -123,6 +214,15 @@ class Hopfield(nn.Module):
         dropout: dropout on the final association weights (training only).
         batch_first: inputs are ``(B, L, ·)``; if False ``(L, B, ·)``.
         bias: biases in the projections.
+        normalizer: ``"softmax"`` (LSE energy), ``"sparsemax"`` or ``"entmax15"``
+            (Tsallis energies, sparse weights).
+        top_k: keep only the ``k`` largest scores per state pattern (``None``: all;
+            ``k ≥ Lk`` is full retrieval).
+        association: a callable with the signature of :func:`_associate`
+            ``(state, stored, values, mask, beta, dropout, need_weights) ->
+            (output, weights)`` replacing the association step (state updates and
+            final read-out), e.g. :class:`~hopfield.nn.binary_attention.BinaryCAMAssociation`;
+            exclusive with ``normalizer``/``top_k``. Not saved by :mod:`hopfield.io`.
 
     Shapes (``batch_first=True``): query ``(B, Lq, E)``; key and value ``(B, Lk, S)``;
     output ``(B, Lq, E)``; attention weights ``(B, H, Lq, Lk)`` per head (not averaged;
@@ -145,6 +245,9 @@ class Hopfield(nn.Module):
         dropout: float = 0.0,
         batch_first: bool = True,
         bias: bool = True,
+        normalizer: str = "softmax",
+        top_k: int | None = None,
+        association: Association | None = None,
     ) -> None:
         super().__init__()
         self.embed_dim = _check_dim(embed_dim, "embed_dim")
@@ -162,6 +265,9 @@ class Hopfield(nn.Module):
         self.dropout = check_probability(dropout, "dropout")
         self.batch_first = _check_flag(batch_first, "batch_first")
         self.bias = _check_flag(bias, "bias")
+        self.normalizer = _check_normalizer(normalizer)
+        self.top_k = None if top_k is None else _check_dim(top_k, "top_k")
+        self.association = _check_association(association, self.normalizer, self.top_k)
 
         beta0 = self.init_beta if self.init_beta is not None else 1.0 / math.sqrt(self.head_dim)
         self._fixed_beta = beta0
@@ -204,7 +310,16 @@ class Hopfield(nn.Module):
         return nn.LayerNorm(dim) if self.normalize_patterns else nn.Identity()
 
     def get_config(self) -> dict[str, Any]:
-        """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`)."""
+        """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`).
+
+        Raises ``ValueError`` when a custom ``association`` callable is set (a
+        callable cannot be written to JSON).
+        """
+        if self.association is not None:
+            raise ValueError(
+                "a Hopfield layer with a custom association callable cannot be "
+                "serialised; rebuild it with association= after loading"
+            )
         return {
             "embed_dim": self.embed_dim,
             "num_heads": self.num_heads,
@@ -219,6 +334,8 @@ class Hopfield(nn.Module):
             "dropout": self.dropout,
             "batch_first": self.batch_first,
             "bias": self.bias,
+            "normalizer": self.normalizer,
+            "top_k": self.top_k,
         }
 
     @property
@@ -229,7 +346,8 @@ class Hopfield(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, head_dim={self.head_dim}, "
-            f"stored_dim={self.stored_dim}, update_steps={self.update_steps}"
+            f"stored_dim={self.stored_dim}, update_steps={self.update_steps}, "
+            f"normalizer={self.normalizer}, top_k={self.top_k}"
         )
 
     # ------------------------------------------------------------------ public API
@@ -302,17 +420,26 @@ class Hopfield(nn.Module):
         *,
         key_padding_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """LSE energy ``(B, H, Lq)`` of the projected state patterns against the stored ones.
+        """Energy ``(B, H, Lq)`` of the projected state patterns against the stored ones.
 
         ``E(ξ) = −β⁻¹ log Σ_μ exp(β k_μ·ξ) + ½‖ξ‖²`` with ``ξ = W_Q q`` and ``k_μ = W_K y_μ``
         in each head (masked stored patterns excluded). Every state update of
         :meth:`forward` never increases it (CCCP, Ramsauer et al. 2020, Theorem 1).
+        With a sparse ``normalizer`` or ``top_k`` it is the matching
+        :func:`regularized_max_energy` (also never raised by the updates). A custom
+        ``association`` has no known energy: ``ValueError``.
         """
+        if self.association is not None:
+            raise ValueError("energy() is undefined for a custom association callable")
         query, key, _ = self._check_inputs(query, key, None)
         mask = self._build_mask(key_padding_mask, None, query, key)
         state = _split_heads(self.query_proj(self.query_norm(query)), self.num_heads)
         stored = _split_heads(self.key_proj(self.key_norm(key)), self.num_heads)
-        return lse_energy(state, stored, self.beta, mask)
+        if self.normalizer == "softmax" and self.top_k is None:
+            return lse_energy(state, stored, self.beta, mask)
+        return regularized_max_energy(
+            state, stored, self.beta, self.normalizer, mask=mask, top_k=self.top_k
+        )
 
     # ------------------------------------------------------------------ validation
 
@@ -418,7 +545,7 @@ class Hopfield(nn.Module):
             values = values.expand(state.shape[0], -1, -1, -1)
         state = self._update_states(state, stored, mask)
         dropout = self.dropout if self.training else 0.0
-        retrieved, weights = _associate(
+        retrieved, weights = self._associate(
             state, stored, values, mask, self.beta, dropout, need_weights
         )
         return self.out_proj(_merge_heads(retrieved)), weights
@@ -426,14 +553,104 @@ class Hopfield(nn.Module):
     def _update_states(
         self, state: torch.Tensor, stored: torch.Tensor, mask: torch.Tensor | None
     ) -> torch.Tensor:
-        """``update_steps − 1`` CCCP updates ``ξ ← softmax(β ξ Kᵀ + M) K`` (early stop at tol)."""
+        """``update_steps − 1`` CCCP updates ``ξ ← softmax(β ξ Kᵀ + M) K`` (early stop at tol).
+
+        The softmax is the layer's normalisation (sparsemax / entmax / top-k) or the
+        custom association, so the updates descend the matching energy.
+        """
         for _ in range(self.update_steps - 1):
-            new_state, _ = _associate(state, stored, stored, mask, self.beta, 0.0, False)
+            new_state, _ = self._associate(state, stored, stored, mask, self.beta, 0.0, False)
             converged = self.tol is not None and bool((new_state - state).abs().amax() <= self.tol)
             state = new_state
             if converged:
                 break
         return state
+
+    def _associate(
+        self,
+        state: torch.Tensor,
+        stored: torch.Tensor,
+        values: torch.Tensor,
+        mask: torch.Tensor | None,
+        beta: float | torch.Tensor,
+        dropout: float,
+        need_weights: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One association step with this layer's normalisation (or custom callable)."""
+        if self.association is not None:
+            return self.association(state, stored, values, mask, beta, dropout, need_weights)
+        if self.normalizer == "softmax" and self.top_k is None:
+            return _associate(state, stored, values, mask, beta, dropout, need_weights)
+        return _sparse_associate(
+            state, stored, values, mask, beta, dropout, need_weights,
+            normalizer=self.normalizer, top_k=self.top_k,
+        )  # fmt: skip
+
+
+def _check_normalizer(value: object) -> str:
+    if not isinstance(value, str) or value not in NORMALIZERS:
+        raise ValueError(f"normalizer must be one of {NORMALIZERS}, got {value!r}")
+    return value
+
+
+def _check_association(value: object, normalizer: str, top_k: int | None) -> Association | None:
+    if value is None:
+        return None
+    if not callable(value):
+        raise TypeError(
+            "association must be a callable (state, stored, values, mask, beta, dropout, "
+            f"need_weights) -> (output, weights), got {type(value).__name__}"
+        )
+    if normalizer != "softmax" or top_k is not None:
+        raise ValueError(
+            "association replaces the association step: leave normalizer='softmax' and "
+            f"top_k=None, got normalizer={normalizer!r}, top_k={top_k!r}"
+        )
+    return value
+
+
+def topk_mask_scores(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the ``k`` largest entries of ``scores`` along the last dim, ``−∞`` elsewhere.
+
+    ``k ≥ scores.shape[-1]`` returns ``scores`` unchanged. Gradients flow to the kept
+    entries only.
+    """
+    width = scores.shape[-1]
+    if k >= width:
+        return scores
+    kept, index = scores.topk(k, dim=-1)
+    return torch.full_like(scores, float("-inf")).scatter(-1, index, kept)
+
+
+def _normalize(scores: torch.Tensor, normalizer: str) -> torch.Tensor:
+    if normalizer == "sparsemax":
+        return sparsemax(scores, dim=-1)
+    if normalizer == "entmax15":
+        return entmax15(scores, dim=-1)
+    return torch.softmax(scores, dim=-1)
+
+
+def _sparse_associate(
+    state: torch.Tensor,
+    stored: torch.Tensor,
+    values: torch.Tensor,
+    mask: torch.Tensor | None,
+    beta: float | torch.Tensor,
+    dropout: float,
+    need_weights: bool,
+    *,
+    normalizer: str,
+    top_k: int | None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``normalize(TopK(β ξ Kᵀ + M)) V`` with ``−∞`` outside the top ``k`` (explicit path)."""
+    scores = beta * (state @ stored.transpose(-2, -1))
+    if mask is not None:
+        scores = scores + mask
+    if top_k is not None:
+        scores = topk_mask_scores(scores, top_k)
+    weights = _normalize(scores, normalizer)
+    dropped = F.dropout(weights, dropout) if dropout > 0 else weights
+    return dropped @ values, (weights if need_weights else None)
 
 
 def _check_mask_tensor(mask: object, name: str) -> None:
