@@ -30,7 +30,9 @@ class HopfieldLayer(nn.Module):
         **options: keyword options of :class:`~hopfield.nn.hopfield.Hopfield`
             (``num_heads``, ``head_dim``, ``stored_dim``, ``beta``, ``learnable_beta``,
             ``update_steps``, ``tol``, ``normalize_patterns``, ``project_patterns``,
-            ``dropout``, ``bias``); inputs are always batch-first.
+            ``dropout``, ``bias``, and for sparse retrieval ``normalizer``
+            (softmax / sparsemax / entmax15), ``top_k`` and ``association``);
+            inputs are always batch-first.
 
     Parameters ``stored_patterns`` and ``pattern_values`` have shape ``(M, S)``
     (``S = stored_dim``, default ``E``). Input ``(B, L, E)`` or ``(B, E)``; output alike.

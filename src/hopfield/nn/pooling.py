@@ -31,7 +31,9 @@ class HopfieldPooling(nn.Module):
         **options: keyword options of :class:`~hopfield.nn.hopfield.Hopfield`
             (``num_heads``, ``head_dim``, ``stored_dim``, ``beta``, ``learnable_beta``,
             ``update_steps``, ``tol``, ``normalize_patterns``, ``project_patterns``,
-            ``dropout``, ``bias``); inputs are always batch-first.
+            ``dropout``, ``bias``, and for sparse retrieval ``normalizer``
+            (softmax / sparsemax / entmax15), ``top_k`` and ``association``);
+            inputs are always batch-first.
 
     Energy and update: see the module docstring (LSE energy, CCCP update).
     """
