@@ -40,7 +40,9 @@ from typing import Any
 import torch
 
 from hopfield._validation import check_positive, check_rank, check_tensor
-from hopfield.models.modern import DenseMemory
+from hopfield.models.base import RecallResult
+from hopfield.models.modern import DenseMemory, _check_generator, _RecallPlan
+from hopfield.models.schedules import Schedule, as_schedule
 from hopfield.ops.streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
     lse_retrieve,
@@ -148,16 +150,62 @@ class LogSumReLUMemory(DenseMemory):
         """Closed-form ``∇E = (|B| x − Σ_{B} ξ_μ)/(ε + S)``; zero where ``|B(x)| = 0``
         (flat for ε > 0; undefined, ``E = +∞``, for ε = 0)."""
         x = self._check_states(states, "states")
-        sum_relu, count, active_sum = self._stream(x, with_values=True)
-        grad = (count[:, None] * x - active_sum) / (sum_relu + self.eps).clamp_min(
-            torch.finfo(x.dtype).tiny
-        )[:, None]
-        return torch.where((count > 0)[:, None], grad, torch.zeros_like(grad))
+        return self._energy_and_grad(x)[1]
 
     def active_count(self, states: torch.Tensor) -> torch.Tensor:
         """``|B(x)|``, the number of memories whose support contains each state, ``(B,)``."""
         x = self._check_states(states, "states")
         return self._stream(x, with_values=False)[1]
+
+    def recall(
+        self,
+        queries: torch.Tensor,
+        *,
+        steps: int | None = None,
+        max_steps: int = 100,
+        tol: float = 1e-6,
+        mask: torch.Tensor | None = None,
+        beta_schedule: Schedule | float | None = None,
+        step_size_schedule: Schedule | float | None = None,
+        noise_schedule: Schedule | float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> RecallResult:
+        """Iterate the update from ``queries`` ``(B, D)`` (see
+        :meth:`DenseMemory.recall <hopfield.models.modern.DenseMemory.recall>` for
+        ``steps``, ``tol``, ``mask``, ``beta_schedule``, ``noise_schedule`` and
+        ``generator``).
+
+        ``step_size_schedule`` (:mod:`hopfield.models.schedules`, a number means a
+        constant) switches to gradient descent ``x ← x − α_t ∇E(x)`` with
+        ``∇E = (|B| x − Σ_{B} ξ_μ)/(ε + S)`` whatever ``update`` is; with a
+        ``noise_schedule`` ``σ_t = √(2α_t/β)`` this is unadjusted Langevin sampling
+        of ``∝ exp(−β E)``. Energy row ``t`` is ``E_{β_t}(x_t)``; ``grad_norm`` is
+        ``‖∇E(x_T)‖`` over the free coordinates (0 outside every support).
+        """
+        plan = _RecallPlan(
+            as_schedule(beta_schedule, "beta_schedule", positive=True),
+            as_schedule(noise_schedule, "noise_schedule"),
+            as_schedule(step_size_schedule, "step_size_schedule", positive=True),
+            _check_generator(generator),
+        )
+        return self._recall(
+            queries, steps=steps, max_steps=max_steps, tol=tol, mask=mask, plan=plan
+        )
+
+    def _schedule_overrides(self, plan: _RecallPlan, t: int) -> dict[str, Any]:
+        overrides = super()._schedule_overrides(plan, t)
+        if plan.step_size is not None:
+            overrides["update"] = "gradient"
+            overrides["step_size"] = check_positive(plan.step_size(t), "step_size_schedule(t)")
+        return overrides
+
+    def _energy_and_grad(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        sum_relu, count, active_sum = self._stream(states, with_values=True)
+        grad = (count[:, None] * states - active_sum) / (sum_relu + self.eps).clamp_min(
+            torch.finfo(states.dtype).tiny
+        )[:, None]
+        grad = torch.where((count > 0)[:, None], grad, torch.zeros_like(grad))
+        return self._energy_from_sum(sum_relu), grad
 
     def _update(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sum_relu, count, active_sum = self._stream(states, with_values=True)

@@ -24,12 +24,23 @@ update is applied to the free coordinates only and the clamped ones are reset to
 the query. This is CCCP restricted to the affine set ``{x : x_c = q_c}`` (the
 bound is minimised over the free coordinates), so the energy still never rises.
 
-:class:`DenseMemory` is the shared base (pattern buffer, validation, recall loop,
-resizable buffers on ``load_state_dict``) for the streamed continuous memories.
+Sparse retrieval (:class:`ModernHopfield` ``normalizer=`` / ``top_k=``): replacing
+the log-sum-exp by another regularised max ``Ω*(s) = max_{p∈Δ} ⟨p, s⟩ + H(p)``
+(Tsallis α = 2: sparsemax, α = 1.5: 1.5-entmax; Hu et al. 2023, "On Sparse Modern
+Hopfield Model"; Martins & Astudillo 2016; Peters et al. 2019) or restricting it to
+the ``k`` best scores keeps the "convex − convex" structure, so the same CCCP
+argument gives ``x ← Ξᵀ p(x)`` with ``p = ∇Ω*`` and a monotone energy.
+
+:class:`DenseMemory` is the shared base (pattern buffer, validation, recall loop
+with β / noise schedules and the convergence report, resizable buffers on
+``load_state_dict``) for the streamed continuous memories.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -43,7 +54,16 @@ from hopfield._validation import (
     check_tensor,
 )
 from hopfield.models.base import RecallResult
-from hopfield.ops.streaming import DEFAULT_MEMORY_BUDGET_BYTES, lse_partials, lse_retrieve
+from hopfield.models.schedules import Schedule, as_schedule
+from hopfield.ops.streaming import (
+    DEFAULT_MEMORY_BUDGET_BYTES,
+    NORMALIZERS,
+    SparseRetrieval,
+    lse_partials,
+    lse_retrieve,
+    support_retrieve,
+    topk_retrieve,
+)
 
 __all__ = ["DenseMemory", "ModernHopfield"]
 
@@ -227,14 +247,52 @@ class DenseMemory(nn.Module):
         max_steps: int = 100,
         tol: float = 1e-6,
         mask: torch.Tensor | None = None,
+        beta_schedule: Schedule | float | None = None,
+        noise_schedule: Schedule | float | None = None,
+        generator: torch.Generator | None = None,
     ) -> RecallResult:
         """Iterate :meth:`step` from ``queries`` ``(B, D)``.
 
         ``steps`` fixes the number of updates; ``steps=None`` runs until
         ``max_b max_i |Δx| < tol`` or ``max_steps``. ``mask`` (bool ``(B, D)``, True
-        = clamped) holds those coordinates at the query (inpainting). Returns a
-        :class:`RecallResult` whose energy trace row ``t`` is ``E(x_t)``.
+        = clamped) holds those coordinates at the query (inpainting).
+
+        Schedules (:mod:`hopfield.models.schedules`; a number means a constant):
+        ``beta_schedule`` — step ``t`` updates with ``β_t`` (annealing);
+        ``noise_schedule`` — after step ``t`` add ``σ_t ε``, ``ε ~ N(0, I)`` from
+        ``generator`` (free coordinates only). A state counts as converged only once
+        every schedule has reached its horizon and ``σ_t = 0``.
+
+        Returns a :class:`RecallResult`: energy trace row ``t`` is ``E_{β_t}(x_t)``
+        (computed with that step's β, so it is guaranteed non-increasing only for a
+        fixed β and no noise); ``grad_norm`` is ``‖∇E_{β_T}(x_T)‖`` over the free
+        coordinates (``None`` for subclasses without ``energy_grad``).
         """
+        return self._recall(
+            queries,
+            steps=steps,
+            max_steps=max_steps,
+            tol=tol,
+            mask=mask,
+            plan=_RecallPlan(
+                as_schedule(beta_schedule, "beta_schedule", positive=True),
+                as_schedule(noise_schedule, "noise_schedule"),
+                None,
+                _check_generator(generator),
+            ),
+        )
+
+    def _recall(
+        self,
+        queries: torch.Tensor,
+        *,
+        steps: int | None,
+        max_steps: int,
+        tol: float,
+        mask: torch.Tensor | None,
+        plan: _RecallPlan,
+    ) -> RecallResult:
+        """The recall loop shared by every dense memory (validated ``plan``)."""
         x = self._check_states(queries, "queries")
         clamp = self._check_mask(mask, x)
         limit = _check_steps(steps, max_steps)
@@ -243,18 +301,91 @@ class DenseMemory(nn.Module):
         converged = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
         taken = 0
         with torch.no_grad():
-            for _ in range(limit):
-                new, energy = self._update(x)
+            for t in range(limit):
+                with self._scheduled(plan, t):
+                    new, energy = self._update(x)
+                new = new + plan.noise(t, new)
                 if clamp is not None:
                     new = torch.where(clamp, x, new)
                 energies.append(energy)
-                converged = (new - x).abs().amax(dim=1) < tol
+                converged = ((new - x).abs().amax(dim=1) < tol) & plan.settled(t)
                 x = new
                 taken += 1
                 if steps is None and bool(converged.all()):
                     break
-            energies.append(self.energy(x))
-        return RecallResult(x, torch.stack(energies), taken, converged)
+            with self._scheduled(plan, taken):
+                final_energy, grad = self._energy_and_grad(x)
+            energies.append(final_energy)
+        grad_norm = None
+        if grad is not None:
+            if clamp is not None:
+                grad = torch.where(clamp, torch.zeros_like(grad), grad)
+            grad_norm = grad.norm(dim=1)
+        return RecallResult(x, torch.stack(energies), taken, converged, grad_norm=grad_norm)
+
+    @contextmanager
+    def _scheduled(self, plan: _RecallPlan, t: int) -> Iterator[None]:
+        """Temporarily set the attributes the schedules drive (``beta``; subclasses
+        add more in :meth:`_schedule_overrides`) for step ``t``."""
+        overrides = self._schedule_overrides(plan, t)
+        saved = {name: getattr(self, name) for name in overrides}
+        try:
+            for name, value in overrides.items():
+                setattr(self, name, value)
+            yield
+        finally:
+            for name, value in saved.items():
+                setattr(self, name, value)
+
+    def _schedule_overrides(self, plan: _RecallPlan, t: int) -> dict[str, Any]:
+        if plan.beta is None:
+            return {}
+        return {"beta": check_positive(plan.beta(t), "beta_schedule(t)")}
+
+    def _energy_and_grad(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(E(x), ∇E(x))`` for the convergence report; the gradient is ``None`` when
+        the subclass has no closed-form ``energy_grad``. Subclasses override this
+        with a single streamed pass."""
+        energy = self.energy(states)
+        energy_grad = getattr(self, "energy_grad", None)
+        return energy, None if energy_grad is None else energy_grad(states)
+
+
+@dataclass(frozen=True)
+class _RecallPlan:
+    """Validated schedules of one recall (``None`` = not scheduled)."""
+
+    beta: Schedule | None
+    noise_std: Schedule | None
+    step_size: Schedule | None
+    generator: torch.Generator | None
+
+    def settled(self, t: int) -> bool:
+        """Every schedule is at its final value at step ``t`` and no noise is added."""
+        schedules = (self.beta, self.noise_std, self.step_size)
+        if not all(s is None or s.settled(t) for s in schedules):
+            return False
+        return self.noise_std is None or self.noise_std(t) == 0.0
+
+    def noise(self, t: int, states: torch.Tensor) -> torch.Tensor | float:
+        """``σ_t ε`` with ``ε ~ N(0, I)`` drawn from the generator (0 when unscheduled)."""
+        if self.noise_std is None:
+            return 0.0
+        std = self.noise_std(t)
+        if std == 0.0:
+            return 0.0
+        eps = torch.randn(
+            states.shape, generator=self.generator, dtype=states.dtype, device=states.device
+        )
+        return std * eps
+
+
+def _check_generator(generator: torch.Generator | None) -> torch.Generator | None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
+        )
+    return generator
 
 
 def _check_steps(steps: int | None, max_steps: int) -> int:
@@ -269,19 +400,43 @@ def _check_steps(steps: int | None, max_steps: int) -> int:
 
 
 class ModernHopfield(DenseMemory):
-    """Continuous modern Hopfield network (Ramsauer et al. 2020), streamed.
+    """Continuous modern Hopfield network (Ramsauer et al. 2020), streamed, with
+    softmax, sparse (sparsemax / 1.5-entmax) and exact top-k retrieval.
 
-    Energy (per state ``x``, shape ``(B, D)`` → ``(B,)``):
+    Scores ``s_μ(x) = β ξ_μ·x`` (``"dot"``) or ``−(β/2)‖x − ξ_μ‖²`` (``"euclidean"``).
+    Every variant has the form "convex ``½‖x‖²`` − β⁻¹ × a regularised max":
 
-    * ``"dot"``: ``E = −β⁻¹ log Σ_μ exp(β ξ_μ·x) + ½‖x‖²``;
-    * ``"euclidean"``: ``E = −β⁻¹ log Σ_μ exp(−(β/2)‖x − ξ_μ‖²)``.
+    ``E(x) = ½‖x‖²·[dot] − β⁻¹ Ω*(s(x))``, ``Ω*(s) = max_{p∈Δ} ⟨p, s⟩ + H(p)``,
 
-    Update (CCCP, never raises ``E``): ``x ← Ξᵀ softmax(s(x))`` with
-    ``s_μ = β ξ_μ·x`` or ``−(β/2)‖x − ξ_μ‖²``; gradient ``∇E = x − Ξᵀ softmax(s(x))``.
+    (for ``"euclidean"`` the ``½‖x‖²`` is inside ``s``; ``Ω*(s + c) = Ω*(s) + c``), and
+    the CCCP update ``x ← Ξᵀ p(x)``, ``p = ∇Ω*(s(x))``, never raises ``E``
+    (``∇E = x − Ξᵀ p(x)``):
+
+    * ``normalizer="softmax"``: Shannon ``H``, ``Ω* = logsumexp``, ``p = softmax`` —
+      the LSE energy ``E = −β⁻¹ log Σ_μ exp(s_μ) (+ ½‖x‖²)`` (Ramsauer et al. 2020);
+    * ``"sparsemax"``: Tsallis α = 2 entropy ``H = ½(1 − ‖p‖²)``, so
+      ``E = ½‖x‖² − β⁻¹ max_{p∈Δ}[⟨p, βΞx⟩ − ½‖p‖²] + const``, ``p = sparsemax(s)``
+      (Hu et al. 2023, "On Sparse Modern Hopfield Model"; Martins & Astudillo 2016);
+    * ``"entmax15"``: Tsallis α = 1.5, ``p = 1.5-entmax(s)`` (Peters et al. 2019;
+      the generalized sparse model of Hu et al. 2023).
+
+    Both sparse variants give exact zeros (retrieval from few memories). They are
+    computed exactly over all ``K`` memories with a streamed candidate set that is
+    doubled until the support lies strictly inside it
+    (:func:`~hopfield.ops.streaming.support_retrieve`).
+
+    ``top_k=k``: exact top-k retrieval, ``−∞`` on every score outside the ``k``
+    largest ``T_k(x)``: ``E = ½‖x‖²·[dot] − β⁻¹ Ω*(s_{T_k(x)})`` — for softmax the
+    LSE restricted to the ``k`` nearest memories. ``Ω*`` over the best ``k``-subset is
+    a max of convex functions of ``x``, hence convex, so the CCCP update
+    ``x ← Σ_{μ∈T_k} p_μ ξ_μ`` still never raises ``E``. ``top_k ≥ K`` equals the full
+    model (computed with the top-k kernel, ``k = K``).
 
     Args:
         beta: inverse temperature ``β > 0``.
         similarity: ``"dot"`` or ``"euclidean"``.
+        normalizer: ``"softmax"``, ``"sparsemax"`` or ``"entmax15"``.
+        top_k: ``None`` (all memories) or an int ``k ≥ 1``.
         chunk_size: memories per chunk (overrides the budget).
         memory_budget_bytes: bound on one ``(B, chunk)`` score block.
     """
@@ -291,19 +446,47 @@ class ModernHopfield(DenseMemory):
         beta: float = 1.0,
         *,
         similarity: str = "dot",
+        normalizer: str = "softmax",
+        top_k: int | None = None,
         chunk_size: int | None = None,
         memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
     ) -> None:
         super().__init__(beta, chunk_size=chunk_size, memory_budget_bytes=memory_budget_bytes)
         if similarity not in _SIMILARITIES:
             raise ValueError(f"similarity must be one of {_SIMILARITIES}, got {similarity!r}")
+        if normalizer not in NORMALIZERS:
+            raise ValueError(f"normalizer must be one of {NORMALIZERS}, got {normalizer!r}")
+        if top_k is not None and (
+            isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1
+        ):
+            raise ValueError(f"top_k must be None or an int ≥ 1, got {top_k!r}")
         self.similarity = similarity
+        self.normalizer = normalizer
+        self.top_k = top_k
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "similarity": self.similarity}
+        return {
+            **super().get_config(),
+            "similarity": self.similarity,
+            "normalizer": self.normalizer,
+            "top_k": self.top_k,
+        }
 
     def extra_repr(self) -> str:
-        return f"beta={self.beta}, similarity={self.similarity!r}, num_patterns={self.num_patterns}"
+        extra = ""
+        if self.normalizer != "softmax":
+            extra += f", normalizer={self.normalizer!r}"
+        if self.top_k is not None:
+            extra += f", top_k={self.top_k}"
+        return (
+            f"beta={self.beta}, similarity={self.similarity!r}{extra}, "
+            f"num_patterns={self.num_patterns}"
+        )
+
+    @property
+    def is_dense(self) -> bool:
+        """Plain softmax over all memories (the streamed log-sum-exp kernels)."""
+        return self.normalizer == "softmax" and self.top_k is None
 
     def _kwargs(self) -> dict[str, Any]:
         return {
@@ -313,7 +496,25 @@ class ModernHopfield(DenseMemory):
             "budget_bytes": self.memory_budget_bytes,
         }
 
+    def _sparse(self, states: torch.Tensor) -> SparseRetrieval:
+        """Top-k or exact sparse retrieval (non-dense normalisers / ``top_k``)."""
+        if self.top_k is not None:
+            k = min(self.top_k, self.num_patterns)
+            return topk_retrieve(
+                states,
+                self.patterns,
+                None,
+                self.beta,
+                k,
+                normalizer=self.normalizer,
+                **self._kwargs(),
+            )
+        return support_retrieve(
+            states, self.patterns, None, self.beta, normalizer=self.normalizer, **self._kwargs()
+        )
+
     def _energy_from_lse(self, states: torch.Tensor, logsumexp: torch.Tensor) -> torch.Tensor:
+        """``E = −Ω*/β (+ ½‖x‖² for dot)`` from the regularised max ``Ω*``."""
         energy = -logsumexp / self.beta
         if self.similarity == "dot":
             energy = energy + 0.5 * states.square().sum(dim=1)
@@ -322,19 +523,26 @@ class ModernHopfield(DenseMemory):
     def energy(self, states: torch.Tensor) -> torch.Tensor:
         """``E(x)`` ``(B,)`` (differentiable w.r.t. ``states``)."""
         x = self._check_states(states, "states")
+        if not self.is_dense:
+            return self._energy_from_lse(x, self._sparse(x).max_value)
         parts = lse_partials(x, self.patterns, None, self.beta, **self._kwargs())
         return self._energy_from_lse(x, parts.max + parts.sumexp.log())
 
     def energy_grad(self, states: torch.Tensor) -> torch.Tensor:
-        """Closed-form ``∇E(x) = x − Ξᵀ softmax(s(x))``, ``(B, D)``."""
+        """Closed-form ``∇E(x) = x − Ξᵀ p(x)`` (``p`` the normaliser's weights), ``(B, D)``."""
         x = self._check_states(states, "states")
-        retrieved, _ = lse_retrieve(x, self.patterns, None, self.beta, **self._kwargs())
+        retrieved, _ = self._update(x)
         return x - retrieved
 
     def attention(self, states: torch.Tensor) -> torch.Tensor:
-        """Softmax weights over memories ``(B, K)`` (materialises the full matrix:
-        for inspection on small memories only)."""
+        """Retrieval weights over memories ``(B, K)`` under the normaliser and ``top_k``
+        (exact zeros where unselected; materialises the full matrix: for inspection
+        on small memories only)."""
         x = self._check_states(states, "states")
+        weights = x.new_zeros(x.shape[0], self.num_patterns)
+        if not self.is_dense:
+            result = self._sparse(x)
+            return weights.scatter(1, result.indices, result.weights)
         if self.similarity == "dot":
             scores = self.beta * x @ self.patterns.T
         else:
@@ -342,7 +550,14 @@ class ModernHopfield(DenseMemory):
         return torch.softmax(scores, dim=1)
 
     def _update(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.is_dense:
+            result = self._sparse(states)
+            return result.output, self._energy_from_lse(states, result.max_value)
         retrieved, logsumexp = lse_retrieve(
             states, self.patterns, None, self.beta, **self._kwargs()
         )
         return retrieved, self._energy_from_lse(states, logsumexp)
+
+    def _energy_and_grad(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        retrieved, energy = self._update(states)
+        return energy, states - retrieved

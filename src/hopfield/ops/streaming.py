@@ -21,6 +21,17 @@ only a ``(B, C)`` block alive. Chunks are combined *exactly*:
   one-step retrieval are exact even at β = 1e6 in float32.
 * **separation functions** ``F`` (Krotov & Hopfield 2016): ``Σ_μ F'(ξ_μ·x) v_μ``
   also adds across chunks.
+* **top-k** (exact sparse retrieval): per query a running ``(B, k)`` set of the
+  best scores and their global indices is merged with each chunk's own top-``k``
+  (``cat`` + ``topk``), so the result equals ``torch.topk`` of the full ``(B, K)``
+  score matrix. The unselected scores are treated as ``−∞``: the normaliser
+  (softmax, sparsemax or 1.5-entmax, :mod:`hopfield.ops.sparse_normalizers`) sees
+  only the ``k`` selected scores and only their ``k`` values are gathered.
+  :func:`support_retrieve` makes sparsemax / 1.5-entmax over *all* ``K`` memories
+  exact with the same kernel by doubling ``k`` until the normaliser's support is
+  strictly inside the candidates.
+  (Sparsemax: Martins & Astudillo 2016; entmax: Peters et al. 2019; as Hopfield
+  retrieval: Hu et al. 2023, "On Sparse Modern Hopfield Model".)
 
 Cost per chunk: one ``addmm`` for the scores (``2·B·C·D`` FLOP) and one for the
 values (``2·B·C·Dv`` FLOP); the score block is exponentiated in place. The
@@ -49,11 +60,14 @@ from typing import NamedTuple
 import torch
 
 from hopfield._validation import check_finite, check_floating, check_positive, check_rank
+from hopfield.ops.sparse_normalizers import entmax15, sparsemax, tsallis_entropy
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET_BYTES",
+    "NORMALIZERS",
     "LSEPartials",
     "LSRPartials",
+    "SparseRetrieval",
     "combine_lsr_partials",
     "combine_partials",
     "finalize_partials",
@@ -64,6 +78,9 @@ __all__ = [
     "polynomial_retrieve",
     "resolve_chunk_size",
     "separation_retrieve",
+    "support_retrieve",
+    "topk_retrieve",
+    "topk_scores",
 ]
 
 DEFAULT_MEMORY_BUDGET_BYTES: int = 64 * 2**20
@@ -617,3 +634,243 @@ def polynomial_retrieve(
     return separation_retrieve(
         queries, keys, values, derivative, chunk_size=chunk_size, budget_bytes=budget_bytes
     )
+
+
+# --------------------------------------------------------------------------- top-k / sparse
+
+NORMALIZERS: tuple[str, ...] = ("softmax", "sparsemax", "entmax15")
+"""Normalisers of :func:`topk_retrieve` and :func:`support_retrieve`."""
+
+_TSALLIS_ALPHA = {"sparsemax": 2.0, "entmax15": 1.5}
+
+
+class SparseRetrieval(NamedTuple):
+    """Result of a top-k / sparse retrieval (all per query).
+
+    ``output`` ``(B, Dv)``: ``Σ_j p_j v_{indices_j}``; ``max_value`` ``(B,)``: the
+    regularised max ``Ω*(s) = max_{p∈Δ} ⟨p, s⟩ + H(p)`` over the candidate scores
+    (``logsumexp`` for softmax, Shannon ``H``; Tsallis ``H_α`` for sparsemax, α = 2,
+    and 1.5-entmax, α = 1.5); ``weights`` ``(B, k)``: ``p`` (exact zeros allowed);
+    ``indices`` ``(B, k)`` int64: the candidate memories, best score first;
+    ``scores`` ``(B, k)``: their scores ``s``.
+    """
+
+    output: torch.Tensor
+    max_value: torch.Tensor
+    weights: torch.Tensor
+    indices: torch.Tensor
+    scores: torch.Tensor
+
+
+def _check_k(k: int, num_memories: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k must be an int, got {type(k).__name__}")
+    if not 1 <= k <= num_memories:
+        raise ValueError(f"k must lie in [1, {num_memories}] (the number of keys K), got {k}")
+    return k
+
+
+def _check_normalizer(normalizer: str) -> None:
+    if normalizer not in NORMALIZERS:
+        raise ValueError(f"normalizer must be one of {NORMALIZERS}, got {normalizer!r}")
+
+
+def topk_scores(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    beta: float,
+    k: int,
+    *,
+    similarity: str = "dot",
+    key_sq_norms: torch.Tensor | None = None,
+    chunk_size: int | None = None,
+    budget_bytes: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` largest scores ``s_μ(x)`` per query and their memory indices, streamed.
+
+    ``s_μ = β ξ_μ·x`` (``"dot"``) or ``−(β/2)‖x − ξ_μ‖²`` (``"euclidean"``). A running
+    ``(B, k)`` best set is merged with each chunk's own top-``min(k, C)``, so only a
+    ``(B, C)`` block and ``(B, 2k)`` candidates are alive; the result equals
+    ``torch.topk(s, k)`` on the full ``(B, K)`` matrix (ties aside). Not
+    differentiable (selection only; :func:`topk_retrieve` recomputes the selected
+    scores with autograd). Returns ``(scores (B, k), indices (B, k))``, best first.
+    """
+    _check_operands(queries, keys, None)
+    _check_similarity(similarity)
+    beta = _check_beta(beta)
+    k = _check_k(k, keys.shape[0])
+    norms = _check_key_norms(key_sq_norms, keys) if similarity == "euclidean" else None
+    chunk = resolve_chunk_size(
+        queries.shape[0],
+        keys.shape[0],
+        keys.shape[1],
+        itemsize=queries.element_size(),
+        device=queries.device,
+        chunk_size=chunk_size,
+        budget_bytes=budget_bytes,
+    )
+    best: tuple[torch.Tensor, torch.Tensor] | None = None
+    with torch.no_grad():
+        scaled = queries.detach() * beta
+        for rows in _chunks(keys.shape[0], chunk):
+            bias = None if norms is None else norms[rows].detach() * (-0.5 * beta)
+            block = _scores(scaled, keys[rows].detach(), bias)
+            top, local = block.topk(min(k, block.shape[1]), dim=1)
+            candidate = (top, local + rows.start)
+            best = candidate if best is None else _merge_best(best, candidate, k)
+        assert best is not None
+        scores, indices = best
+        if norms is not None:
+            scores = scores - (0.5 * beta) * queries.detach().square().sum(dim=1, keepdim=True)
+    return scores, indices
+
+
+def _merge_best(
+    best: tuple[torch.Tensor, torch.Tensor], candidate: tuple[torch.Tensor, torch.Tensor], k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` largest of two ``(scores, indices)`` candidate sets, per query."""
+    scores = torch.cat([best[0], candidate[0]], dim=1)
+    indices = torch.cat([best[1], candidate[1]], dim=1)
+    top, position = scores.topk(min(k, scores.shape[1]), dim=1)
+    return top, indices.gather(1, position)
+
+
+def _selected_scores(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    indices: torch.Tensor,
+    beta: float,
+    similarity: str,
+    key_sq_norms: torch.Tensor | None,
+) -> torch.Tensor:
+    """Scores of the selected memories ``(B, k)``, recomputed from the gathered keys
+    (differentiable w.r.t. ``queries`` and ``keys``)."""
+    picked = keys[indices]  # (B, k, D)
+    scores = beta * torch.einsum("bd,bkd->bk", queries, picked)
+    if similarity == "euclidean":
+        norms = _check_key_norms(key_sq_norms, keys)[indices]
+        scores = scores - (0.5 * beta) * (norms + queries.square().sum(dim=1, keepdim=True))
+    return scores
+
+
+def _normalize(scores: torch.Tensor, normalizer: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(p, Ω*(s))``: the normaliser's weights over the last dim and its regularised max
+    ``⟨p, s⟩ + H(p)`` (``= logsumexp(s)`` for softmax)."""
+    if normalizer == "softmax":
+        return torch.softmax(scores, dim=1), torch.logsumexp(scores, dim=1)
+    weights = sparsemax(scores, dim=1) if normalizer == "sparsemax" else entmax15(scores, dim=1)
+    entropy = tsallis_entropy(weights, _TSALLIS_ALPHA[normalizer], dim=1)
+    return weights, (weights * scores).sum(dim=1) + entropy
+
+
+def _retrieve_selected(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    indices: torch.Tensor,
+    beta: float,
+    normalizer: str,
+    similarity: str,
+    key_sq_norms: torch.Tensor | None,
+) -> SparseRetrieval:
+    scores = _selected_scores(queries, keys, indices, beta, similarity, key_sq_norms)
+    weights, max_value = _normalize(scores, normalizer)
+    output = torch.einsum("bk,bkd->bd", weights, values[indices])
+    return SparseRetrieval(output, max_value, weights, indices, scores)
+
+
+def topk_retrieve(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor | None,
+    beta: float,
+    k: int,
+    *,
+    normalizer: str = "softmax",
+    similarity: str = "dot",
+    key_sq_norms: torch.Tensor | None = None,
+    chunk_size: int | None = None,
+    budget_bytes: int | None = None,
+) -> SparseRetrieval:
+    """Exact top-``k`` retrieval with ``−∞`` masking, streamed.
+
+    With ``T_k(x)`` the ``k`` memories of largest score (:func:`topk_scores`), the
+    output is ``Σ_{μ∈T_k(x)} p_μ v_μ`` with ``p = normalizer(s_{T_k})``, i.e. the
+    normaliser applied to scores that are ``−∞`` outside ``T_k`` (unselected memories
+    get weight exactly 0 and are never read). ``max_value`` is the regularised max
+    over ``T_k``: for softmax ``log Σ_{μ∈T_k} exp s_μ``, the log-sum-exp restricted
+    to the ``k`` nearest memories. Pass ``values=None`` for auto-association.
+
+    Two passes over the keys: the streamed selection (``2·B·K·D`` FLOP) and a gather
+    of ``k`` keys and values per query (``O(B·k·(D + Dv))`` memory), through which
+    autograd flows. Returns :class:`SparseRetrieval`.
+    """
+    vals = keys if values is None else values
+    _check_operands(queries, keys, vals)
+    _check_normalizer(normalizer)
+    _, indices = topk_scores(
+        queries,
+        keys,
+        beta,
+        k,
+        similarity=similarity,
+        key_sq_norms=key_sq_norms,
+        chunk_size=chunk_size,
+        budget_bytes=budget_bytes,
+    )
+    return _retrieve_selected(
+        queries, keys, vals, indices, float(beta), normalizer, similarity, key_sq_norms
+    )
+
+
+def support_retrieve(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor | None,
+    beta: float,
+    *,
+    normalizer: str = "sparsemax",
+    initial_k: int = 16,
+    similarity: str = "dot",
+    key_sq_norms: torch.Tensor | None = None,
+    chunk_size: int | None = None,
+    budget_bytes: int | None = None,
+) -> SparseRetrieval:
+    """Exact sparsemax / 1.5-entmax retrieval over *all* ``K`` memories, streamed.
+
+    Both normalisers give ``p_μ = 0`` to every score below a threshold ``τ(s)``, so
+    their support is contained in a top-``k`` set. Starting from ``k = initial_k``,
+    the candidates are the streamed top-``k``; if the smallest candidate score gets
+    weight exactly 0 for every query, every unselected score (which is ≤ it) would
+    too, so ``τ`` and ``p`` computed on the candidates are those of the full problem
+    (exact, up to the rounding of the scores). Otherwise ``k`` is doubled (at most
+    ``⌈log₂(K / initial_k)⌉`` extra passes; ``k = K`` is the full problem). Softmax
+    has full support, so ``normalizer="softmax"`` is rejected here: use
+    :func:`lse_retrieve`. Returns :class:`SparseRetrieval` with the final ``k``.
+    """
+    vals = keys if values is None else values
+    _check_operands(queries, keys, vals)
+    _check_normalizer(normalizer)
+    if normalizer == "softmax":
+        raise ValueError("normalizer must be 'sparsemax' or 'entmax15' (softmax is never sparse)")
+    num_memories = keys.shape[0]
+    if isinstance(initial_k, bool) or not isinstance(initial_k, int) or initial_k < 1:
+        raise ValueError(f"initial_k must be an int ≥ 1, got {initial_k!r}")
+    k = min(initial_k, num_memories)
+    while True:
+        result = topk_retrieve(
+            queries,
+            keys,
+            vals,
+            beta,
+            k,
+            normalizer=normalizer,
+            similarity=similarity,
+            key_sq_norms=key_sq_norms,
+            chunk_size=chunk_size,
+            budget_bytes=budget_bytes,
+        )
+        lowest = result.scores.argmin(dim=1, keepdim=True)
+        if k == num_memories or bool((result.weights.gather(1, lowest) == 0).all()):
+            return result
+        k = min(2 * k, num_memories)
