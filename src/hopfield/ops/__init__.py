@@ -2,9 +2,12 @@
 
 :mod:`hopfield.ops.streaming` holds the chunked (streaming) retrieval kernels:
 log-sum-exp with exact online combination, log-sum-ReLU and separation-function
-fields, none of which builds a full queries × memories matrix beyond a budget.
+fields, streamed exact top-k, none of which builds a full queries × memories matrix
+beyond a budget. :mod:`hopfield.ops.sparse_normalizers` holds exact sparsemax and
+entmax-1.5.
 """
 
+from hopfield.ops.sparse_normalizers import entmax15, sparsemax
 from hopfield.ops.streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
     LSEPartials,
@@ -19,6 +22,9 @@ from hopfield.ops.streaming import (
     polynomial_retrieve,
     resolve_chunk_size,
     separation_retrieve,
+    support_retrieve,
+    topk_retrieve,
+    topk_scores,
 )
 
 __all__ = [
@@ -27,6 +33,7 @@ __all__ = [
     "LSRPartials",
     "combine_lsr_partials",
     "combine_partials",
+    "entmax15",
     "finalize_partials",
     "lse_partials",
     "lse_retrieve",
@@ -35,4 +42,8 @@ __all__ = [
     "polynomial_retrieve",
     "resolve_chunk_size",
     "separation_retrieve",
+    "sparsemax",
+    "support_retrieve",
+    "topk_retrieve",
+    "topk_scores",
 ]
