@@ -32,7 +32,6 @@ from hopfield.models.linear import LinearAssociativeMemory
 from hopfield.models.memory_buffer import AssociativeMemoryBuffer
 from hopfield.models.modern import ModernHopfield
 from hopfield.models.random_features import RandomFeatureMemory
-from hopfield.models.schedules import constant, cosine, geometric, linear
 from hopfield.models.sparse_recovery import SparseRecoveryMemory
 from hopfield.models.stochastic_dense import StochasticExponentialAM
 from hopfield.models.streaming_memory import StreamingMemory
@@ -61,10 +60,6 @@ __all__ = [
     "SparseRecoveryMemory",
     "StochasticExponentialAM",
     "StreamingMemory",
-    "constant",
-    "cosine",
     "delta_rule",
     "delta_rule_chunked",
-    "geometric",
-    "linear",
 ]
