@@ -3,7 +3,6 @@ corrupted patterns (loss ≥ 5× lower), and its learnable β receives gradient.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -51,7 +50,6 @@ def _reconstruction_loss(ham: HAM, corrupted: torch.Tensor, clean: torch.Tensor)
 
 
 def test_backprop_through_descent_learns_to_reconstruct_patterns() -> None:
-    start = time.process_time()  # CPU time: robust to other jobs on the machine
     gen = torch.Generator().manual_seed(0)
     patterns = _patterns(gen)
     memory = DenseMemorySynapse(NUM_PATTERNS, DIM, beta=4.0, learnable_beta=True, generator=gen)
@@ -78,8 +76,6 @@ def test_backprop_through_descent_learns_to_reconstruct_patterns() -> None:
 
     with torch.no_grad():
         final = float(_reconstruction_loss(ham, eval_corrupted, eval_clean))
-    elapsed = time.process_time() - start
     assert final * 5 <= initial, f"loss {initial:.4f} -> {final:.4f}"
     assert beta_grads[0] != 0.0 and sum(abs(g) for g in beta_grads) > 0
     assert float(memory.beta.detach()) > 4.5  # β was learnt (sharper retrieval), not just present
-    assert elapsed < 20.0, f"took {elapsed:.1f} s of CPU time"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 import torch
@@ -317,9 +316,7 @@ def test_compiled_forward_matches_inductor() -> None:
     layer = Hopfield(8, num_heads=2, update_steps=2)
     compiled = torch.compile(layer)
     query, key = _randn(2, 3, 8), _randn(2, 4, 8)
-    start = time.perf_counter()
     out = compiled(query, key)
-    assert time.perf_counter() - start < 300
     torch.testing.assert_close(out, layer(query, key), atol=1e-5, rtol=1e-5)
 
 
