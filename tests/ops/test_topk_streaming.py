@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from hopfield.ops.sparse_normalizers import entmax15, sparsemax
-from hopfield.ops.streaming import lse_retrieve, support_retrieve, topk_retrieve, topk_scores
+from hopfield.ops.streaming import (
+    lse_retrieve,
+    merge_topk,
+    support_retrieve,
+    topk_retrieve,
+    topk_scores,
+)
 
 
 def _full_scores(
@@ -123,3 +129,30 @@ def test_validation_errors_name_the_argument() -> None:
         topk_scores(torch.randn(2, 4), keys, 1.0, 2)
     with pytest.raises(ValueError, match="beta"):
         topk_scores(queries, keys, -1.0, 2)
+
+
+def test_merge_topk_over_chunks_equals_full_topk_with_payloads() -> None:
+    generator = torch.Generator().manual_seed(7)
+    scores = torch.randn(3, 50, generator=generator, dtype=torch.float64)
+    rows = torch.randn(3, 50, 4, generator=generator, dtype=torch.float64)
+    indices = torch.arange(50).expand(3, 50)
+    best: tuple[torch.Tensor, ...] | None = None
+    for start in range(0, 50, 7):  # uneven chunks, the last one short
+        part = slice(start, start + 7)
+        chunk = (scores[:, part], indices[:, part], rows[:, part])
+        best = chunk if best is None else merge_topk(best, chunk, 5)
+    assert best is not None
+    top, expected = scores.topk(5, dim=1)
+    torch.testing.assert_close(best[0], top)
+    assert torch.equal(best[1], expected)
+    torch.testing.assert_close(best[2], rows.gather(1, expected[:, :, None].expand(-1, -1, 4)))
+
+
+def test_merge_topk_rejects_bad_arguments() -> None:
+    scores = torch.zeros(2, 3)
+    with pytest.raises(ValueError, match="k must be"):
+        merge_topk((scores,), (scores,), 0)
+    with pytest.raises(ValueError, match="same length"):
+        merge_topk((scores, scores), (scores,), 2)
+    with pytest.raises(ValueError):
+        merge_topk((scores, torch.zeros(2, 4)), (scores, torch.zeros(2, 3)), 2)

@@ -210,15 +210,9 @@ class ShardedMemory(DenseMemory):
             f"rank={self.rank}/{self.world_size}, local={self.local_num_patterns}"
         )
 
-    def _check_states(self, states: torch.Tensor, name: str) -> torch.Tensor:
-        check_floating(states, name)
-        check_rank(states, name, 2, f"(B, {self.dim})")
-        if states.shape[1] != self.dim:
-            raise ValueError(
-                f"{name} must have shape (B, {self.dim}), got shape {tuple(states.shape)}"
-            )
-        check_finite(states, name)
-        return states.to(device=self.patterns.device, dtype=self.patterns.dtype)
+    def _compute_target(self) -> tuple[torch.device | None, torch.dtype]:
+        """States move to this rank's shard: its device and dtype."""
+        return self.patterns.device, self.patterns.dtype
 
     # ------------------------------------------------------------------ collectives
     def _local_partials(self, states: torch.Tensor, *, with_values: bool) -> LSEPartials:

@@ -194,7 +194,17 @@ class DenseMemory(nn.Module):
         )
 
     # ------------------------------------------------------------------ checks
+    def _compute_target(self) -> tuple[torch.device | None, torch.dtype]:
+        """Device (``None``: keep the input's) and dtype that checked states are cast to.
+
+        In-memory patterns: the patterns' dtype, on the caller's device. Subclasses
+        that compute elsewhere (a rank's shard, chunks streamed to a device) override it.
+        """
+        return None, self.patterns.dtype
+
     def _check_states(self, states: torch.Tensor, name: str) -> torch.Tensor:
+        """Validate ``states`` ``(B, D)`` (floating, finite, memory not empty) and cast
+        them to :meth:`_compute_target`."""
         check_floating(states, name)
         if self.num_patterns == 0:
             raise ValueError(f"the memory is empty: call store(patterns) before passing {name}")
@@ -204,7 +214,8 @@ class DenseMemory(nn.Module):
                 f"{name} must have shape (B, {self.dim}), got shape {tuple(states.shape)}"
             )
         check_finite(states, name)
-        return states.to(self.patterns.dtype)
+        device, dtype = self._compute_target()
+        return states.to(device=device, dtype=dtype)
 
     def _check_mask(self, mask: torch.Tensor | None, queries: torch.Tensor) -> torch.Tensor | None:
         if mask is None:

@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from hopfield._validation import check_finite, check_floating, check_rank, check_tensor
+from hopfield._validation import check_tensor
 from hopfield.memory_store import PatternStore, open_store
 from hopfield.models.modern import DenseMemory
 from hopfield.ops.streaming import (
@@ -46,6 +46,7 @@ from hopfield.ops.streaming import (
     combine_partials,
     finalize_partials,
     lse_partials,
+    merge_topk,
     resolve_chunk_size,
 )
 
@@ -166,15 +167,9 @@ class StreamingMemory(DenseMemory):
             f"num_patterns={self.num_patterns}, store={str(self.pattern_store.path)!r}"
         )
 
-    def _check_states(self, states: torch.Tensor, name: str) -> torch.Tensor:
-        check_floating(states, name)
-        check_rank(states, name, 2, f"(B, {self.dim})")
-        if states.shape[1] != self.dim:
-            raise ValueError(
-                f"{name} must have shape (B, {self.dim}), got shape {tuple(states.shape)}"
-            )
-        check_finite(states, name)
-        return states.to(device=self.device, dtype=self.compute_dtype)
+    def _compute_target(self) -> tuple[torch.device | None, torch.dtype]:
+        """States move to the compute device and dtype of the streamed chunks."""
+        return self.device, self.compute_dtype
 
     # ------------------------------------------------------------------ streaming
     def _chunks(self, *, keep: bool = False) -> Iterator[tuple[int, torch.Tensor]]:
@@ -246,7 +241,7 @@ class StreamingMemory(DenseMemory):
             raise TypeError(f"k must be an int, got {type(k).__name__}")
         if not 1 <= k <= self.num_patterns:
             raise ValueError(f"k must lie in [1, {self.num_patterns}] (K), got {k}")
-        best: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        best: tuple[torch.Tensor, ...] | None = None
         for start, keys in self._chunks():
             block = resolve_chunk_size(
                 x.shape[0],
@@ -259,7 +254,7 @@ class StreamingMemory(DenseMemory):
             for offset in range(0, keys.shape[0], block):
                 rows = keys[offset : offset + block]
                 candidate = self._block_topk(x, rows, k, start + offset)
-                best = candidate if best is None else _merge_topk(best, candidate, k)
+                best = candidate if best is None else merge_topk(best, candidate, k)
         assert best is not None
         scores, indices, patterns = best
         weights = torch.softmax(scores, dim=1)
@@ -275,17 +270,3 @@ class StreamingMemory(DenseMemory):
             scores.add_(x.square().sum(dim=1, keepdim=True), alpha=-0.5 * self.beta)
         top, local = scores.topk(min(k, rows.shape[0]), dim=1)
         return top, local + first_index, rows[local]
-
-
-def _merge_topk(
-    best: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    candidate: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    k: int,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Keep the ``k`` largest of two ``(scores, indices, rows)`` sets, per query."""
-    scores = torch.cat([best[0], candidate[0]], dim=1)
-    indices = torch.cat([best[1], candidate[1]], dim=1)
-    rows = torch.cat([best[2], candidate[2]], dim=1)
-    top, position = scores.topk(min(k, scores.shape[1]), dim=1)
-    picked = rows.gather(1, position[:, :, None].expand(-1, -1, rows.shape[2]))
-    return top, indices.gather(1, position), picked

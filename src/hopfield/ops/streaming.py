@@ -75,6 +75,7 @@ __all__ = [
     "lse_retrieve",
     "lsr_partials",
     "lsr_retrieve",
+    "merge_topk",
     "polynomial_retrieve",
     "resolve_chunk_size",
     "separation_retrieve",
@@ -713,7 +714,7 @@ def topk_scores(
         chunk_size=chunk_size,
         budget_bytes=budget_bytes,
     )
-    best: tuple[torch.Tensor, torch.Tensor] | None = None
+    best: tuple[torch.Tensor, ...] | None = None
     with torch.no_grad():
         scaled = queries.detach() * beta
         for rows in _chunks(keys.shape[0], chunk):
@@ -721,7 +722,7 @@ def topk_scores(
             block = _scores(scaled, keys[rows].detach(), bias)
             top, local = block.topk(min(k, block.shape[1]), dim=1)
             candidate = (top, local + rows.start)
-            best = candidate if best is None else _merge_best(best, candidate, k)
+            best = candidate if best is None else merge_topk(best, candidate, k)
         assert best is not None
         scores, indices = best
         if norms is not None:
@@ -729,14 +730,48 @@ def topk_scores(
     return scores, indices
 
 
-def _merge_best(
-    best: tuple[torch.Tensor, torch.Tensor], candidate: tuple[torch.Tensor, torch.Tensor], k: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The ``k`` largest of two ``(scores, indices)`` candidate sets, per query."""
+def merge_topk(
+    best: Sequence[torch.Tensor], candidate: Sequence[torch.Tensor], k: int
+) -> tuple[torch.Tensor, ...]:
+    """Merge step of streamed top-``k``: the ``k`` largest of two candidate sets, per query.
+
+    Each set is ``(scores (B, n), *payload)``, every payload tensor ``(B, n, ...)``
+    aligned with the scores (e.g. global memory indices ``(B, n)``, or the pattern rows
+    ``(B, n, D)`` so that no second pass over the memories is needed). The scores are
+    concatenated and ``topk``-ed along dim 1 and every payload gathered at the same
+    positions. Since ``topk_k(s_A ∪ s_B) = topk_k(topk_k(s_A) ∪ topk_k(s_B))``, merging
+    a running best set with each chunk's own top-``k`` gives ``torch.topk`` of the full
+    ``(B, K)`` score matrix (ties aside); used by :func:`topk_scores` and
+    :meth:`hopfield.models.streaming_memory.StreamingMemory.retrieve_topk` (exact
+    top-``k`` retrieval of Ramsauer et al. 2020 restricted to ``k`` memories).
+
+    Returns ``(scores (B, k'), *payload (B, k', ...))``, best first, with
+    ``k' = min(k, n_best + n_candidate)``.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an int ≥ 1, got {k!r}")
+    if len(best) == 0 or len(best) != len(candidate):
+        raise ValueError(
+            "best and candidate must be (scores, *payload) tuples of the same length ≥ 1, "
+            f"got lengths {len(best)} and {len(candidate)}"
+        )
+    for part in (best, candidate):
+        if part[0].ndim != 2:
+            raise ValueError(f"scores must have shape (B, n), got shape {tuple(part[0].shape)}")
+        for tensor in part[1:]:
+            if tensor.ndim < 2 or tensor.shape[:2] != part[0].shape:
+                raise ValueError(
+                    "every payload must have shape (B, n, ...) matching its scores "
+                    f"{tuple(part[0].shape)}, got shape {tuple(tensor.shape)}"
+                )
     scores = torch.cat([best[0], candidate[0]], dim=1)
-    indices = torch.cat([best[1], candidate[1]], dim=1)
     top, position = scores.topk(min(k, scores.shape[1]), dim=1)
-    return top, indices.gather(1, position)
+    merged = [top]
+    for kept, new in zip(best[1:], candidate[1:], strict=True):
+        joined = torch.cat([kept, new], dim=1)
+        index = position.view(*position.shape, *([1] * (joined.ndim - 2)))
+        merged.append(joined.gather(1, index.expand(-1, -1, *joined.shape[2:])))
+    return tuple(merged)
 
 
 def _selected_scores(
