@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
                 reference = single.recall(queries.cpu(), steps=3).states
                 gap = (reference - result.states.cpu()).abs().max()
                 print(f"max |sharded − single-process| = {float(gap):.2e}")
+        destroy_distributed(barrier=True)  # every rank done before any disconnects
     finally:
         destroy_distributed()
 

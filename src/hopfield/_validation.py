@@ -15,6 +15,7 @@ import torch
 __all__ = [
     "check_finite",
     "check_floating",
+    "check_int",
     "check_positive",
     "check_probability",
     "check_rank",
@@ -98,3 +99,12 @@ def resolve_dtype(value: object, name: str = "dtype") -> torch.dtype:
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise TypeError(f"{name} must be a floating torch.dtype or its name, got {value!r}")
     return dtype
+
+
+def check_int(value: object, name: str, minimum: int = 1) -> int:
+    """An ``int`` (not a bool) that is ≥ ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
+    return value

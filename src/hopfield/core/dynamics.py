@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hopfield._validation import check_positive
+from hopfield._validation import check_int, check_positive
 from hopfield.core.graph import HAM
 
 __all__ = ["ROUNDING_ULPS", "DescentResult", "descend"]
@@ -55,13 +55,6 @@ class DescentResult:
         """Energy of the final states, ``(B,)``."""
         return self.energies[-1]
 
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
-    return value
 
 
 def _check_clamp(
@@ -301,10 +294,10 @@ def descend(
     if not isinstance(ham, HAM):
         raise TypeError(f"ham must be a HAM, got {type(ham).__name__}")
     states = ham.check_states(xs)
-    steps = _check_int(steps, "steps", 0)
+    steps = check_int(steps, "steps", 0)
     step_size = check_positive(step_size, "step_size")
     tol = None if tol is None else check_positive(tol, "tol", allow_zero=True)
-    max_halvings = _check_int(max_halvings, "max_halvings", 0)
+    max_halvings = check_int(max_halvings, "max_halvings", 0)
     if not isinstance(guard, bool):
         raise TypeError(f"guard must be a bool, got {type(guard).__name__}")
     masks = _check_clamp(ham, clamp, states)

@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from hopfield._validation import check_probability
+from hopfield._validation import check_int, check_probability
 from hopfield.data.generators import make_generator
 
 __all__ = [
@@ -30,13 +30,6 @@ __all__ = [
     "plotkin_bound",
 ]
 
-
-def _check_int(value: int, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
-    return value
 
 
 def _resolve(seed: int | None, generator: torch.Generator | None) -> torch.Generator:
@@ -96,9 +89,9 @@ def hamming_separated(
     Returns:
         ``(count, dim)`` tensor of ±1 in ``dtype``.
     """
-    _check_int(count, "count", 1)
-    _check_int(dim, "dim", 1)
-    _check_int(min_distance, "min_distance", 0)
+    check_int(count, "count", 1)
+    check_int(dim, "dim", 1)
+    check_int(min_distance, "min_distance", 0)
     if min_distance > dim:
         raise ValueError(f"min_distance must be ≤ dim={dim}, got {min_distance}")
     bound = plotkin_bound(dim, min_distance)
@@ -108,7 +101,7 @@ def hamming_separated(
             f"{min_distance}: the Plotkin bound allows at most {bound}"
         )
     budget = 1000 * count + 10000 if max_candidates is None else max_candidates
-    _check_int(budget, "max_candidates", 1)
+    check_int(budget, "max_candidates", 1)
     rng = _resolve(seed, generator)
     accepted = torch.empty(0, dim, dtype=torch.float64)
     drawn = 0
@@ -172,8 +165,8 @@ def correlated_bipolar(
     Returns:
         ``(count, dim)`` tensor of ±1 in ``dtype``.
     """
-    _check_int(count, "count", 1)
-    _check_int(dim, "dim", 1)
+    check_int(count, "count", 1)
+    check_int(dim, "dim", 1)
     check_probability(correlation, "correlation")
     if among not in ("patterns", "features"):
         raise ValueError(f"among must be 'patterns' or 'features', got {among!r}")

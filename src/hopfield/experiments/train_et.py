@@ -689,6 +689,8 @@ def _run(args: argparse.Namespace) -> int:
             init_distributed()  # env:// from torchrun; no-op inside an existing group
         main = is_main_process()
         result = train(config, out_dir=args.out, resume=args.resume, progress=not args.no_progress)
+        if args.distributed:
+            destroy_distributed(barrier=True)  # all ranks done before any disconnects
     except (FileNotFoundError, ValueError) as error:  # missing data/env, bad checkpoint
         print(f"hopfield train et: error: {error}", file=sys.stderr)
         return 2

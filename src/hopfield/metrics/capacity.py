@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from hopfield._validation import check_int
 from hopfield.data.corruptions import flip_bits
 from hopfield.data.generators import random_bipolar
 from hopfield.metrics.recall import Recaller, bit_error_rate
@@ -112,13 +113,6 @@ def trial_seeds(seed: int, num_patterns: int, trial: int) -> tuple[int, int]:
     return int(data), int(model)
 
 
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
-    return value
-
 
 def capacity_search(
     make_model: Callable[[int, int], AssociativeMemory],
@@ -154,7 +148,7 @@ def capacity_search(
         confidence: level of the per-K intervals ``mean ± z·stderr``.
         progress: called with each new :class:`CapacityPoint` (e.g. to drive a bar).
     """
-    num_neurons = _check_int(num_neurons, "num_neurons", 1)
+    num_neurons = check_int(num_neurons, "num_neurons", 1)
     if criterion not in _CRITERIA:
         raise ValueError(f"criterion must be one of {_CRITERIA}, got {criterion!r}")
     if not 0.0 <= max_error < 1.0:
@@ -163,11 +157,11 @@ def capacity_search(
         raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
     if not 0.0 <= flip_probability <= 1.0:
         raise ValueError(f"flip_probability must lie in [0, 1], got {flip_probability}")
-    k_min = _check_int(k_min, "k_min", 1)
-    trials = _check_int(trials, "trials", 1)
-    seed = _check_int(seed, "seed", 0)
-    _check_int(max_steps, "max_steps", 1)
-    if k_max is not None and _check_int(k_max, "k_max", k_min) > 1 << 20:
+    k_min = check_int(k_min, "k_min", 1)
+    trials = check_int(trials, "trials", 1)
+    seed = check_int(seed, "seed", 0)
+    check_int(max_steps, "max_steps", 1)
+    if k_max is not None and check_int(k_max, "k_max", k_min) > 1 << 20:
         raise ValueError(f"k_max must be ≤ 2**20, got {k_max}")
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     cache: dict[int, CapacityPoint] = {}

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from hopfield._validation import check_finite, check_floating, check_rank, check_tensor
+from hopfield._validation import check_finite, check_floating, check_int, check_rank, check_tensor
 from hopfield.models.base import RecallResult
 
 __all__ = [
@@ -63,13 +63,6 @@ def _check_choice(value: object, name: str, choices: Sequence[str]) -> str:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
 
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
-    return value
 
 
 def _check_bipolar(tensor: object, name: str, num_neurons: int, shape: str) -> torch.Tensor:
@@ -112,10 +105,10 @@ class BinaryAssociativeMemory(nn.Module):
 
     def __init__(self, num_neurons: int, *, update: str, order: str, seed: int) -> None:
         super().__init__()
-        self.num_neurons = _check_int(num_neurons, "num_neurons", 1)
+        self.num_neurons = check_int(num_neurons, "num_neurons", 1)
         self.update = _check_choice(update, "update", _UPDATES)
         self.order = _check_choice(order, "order", _ORDERS)
-        self.seed = _check_int(seed, "seed", 0)
+        self.seed = check_int(seed, "seed", 0)
         self._generator = torch.Generator().manual_seed(self.seed)
         self.register_buffer("patterns", torch.empty(0, num_neurons))
 
@@ -199,8 +192,8 @@ class BinaryAssociativeMemory(nn.Module):
         queries = self._check_states(queries, "queries")
         mask = self._check_mask(mask, queries)
         if steps is not None:
-            _check_int(steps, "steps", 0)
-        _check_int(max_steps, "max_steps", 1)
+            check_int(steps, "steps", 0)
+        check_int(max_steps, "max_steps", 1)
         limit = max_steps if steps is None else steps
         states = queries.to(self.patterns).clone()
         batch = states.shape[0]

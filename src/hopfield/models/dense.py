@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from hopfield._validation import check_int
 from hopfield.core.separation import (
     Exponential,
     Polynomial,
@@ -28,7 +29,6 @@ from hopfield.core.separation import (
 )
 from hopfield.models.classical import (
     BinaryAssociativeMemory,
-    _check_int,
     _sign_keep_ties,
 )
 
@@ -131,7 +131,7 @@ class DenseAssociativeMemory(BinaryAssociativeMemory):
     ) -> None:
         super().__init__(num_neurons, update=update, order=order, seed=seed)
         self.separation = _resolve_separation(separation)
-        self.chunk_size = None if chunk_size is None else _check_int(chunk_size, "chunk_size", 1)
+        self.chunk_size = None if chunk_size is None else check_int(chunk_size, "chunk_size", 1)
         self._beta = self.separation.beta if isinstance(self.separation, Exponential) else None
 
     def get_config(self) -> dict[str, Any]:

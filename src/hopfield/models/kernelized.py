@@ -48,6 +48,7 @@ from torch import nn
 from hopfield._validation import (
     check_finite,
     check_floating,
+    check_int,
     check_positive,
     check_rank,
 )
@@ -72,13 +73,6 @@ _NORMALIZERS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], float]] = 
     "sparsemax": (lambda z: sparsemax(z, dim=-1), 2.0),
 }
 
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
-    return value
 
 
 def _pair_values(matrix: torch.Tensor) -> torch.Tensor:
@@ -148,12 +142,12 @@ class KernelizedHopfield(nn.Module):
         tol: float = 1e-8,
     ) -> None:
         super().__init__()
-        self.feature_dim = _check_int(feature_dim, "feature_dim", 1)
+        self.feature_dim = check_int(feature_dim, "feature_dim", 1)
         self.beta = check_positive(beta, "beta")
         if normalizer not in _NORMALIZERS:
             raise ValueError(f"normalizer must be one of {tuple(_NORMALIZERS)}, got {normalizer!r}")
         self.normalizer = normalizer
-        self.max_iterations = _check_int(max_iterations, "max_iterations", 1)
+        self.max_iterations = check_int(max_iterations, "max_iterations", 1)
         self.tol = check_positive(tol, "tol", allow_zero=True)
         self.register_buffer("feature_weight", torch.empty(0))
         self.register_buffer("patterns", torch.empty(0))
@@ -195,7 +189,7 @@ class KernelizedHopfield(nn.Module):
         ``mean ‖Φ(ξ_μ)‖² = mean ‖ξ_μ‖²``. Returns the loss trace ``(steps + 1,)``.
         """
         xi = self._check_patterns(patterns).detach()
-        _check_int(steps, "steps", 1)
+        check_int(steps, "steps", 1)
         check_positive(lr, "lr")
         if loss not in get_args(FeatureLoss):
             raise ValueError(f"loss must be one of {get_args(FeatureLoss)}, got {loss!r}")
@@ -287,7 +281,7 @@ class KernelizedHopfield(nn.Module):
     ) -> RecallResult:
         """Iterate :meth:`step` up to ``steps`` (default ``max_iterations``) times."""
         x = self._check_states(states)
-        limit = self.max_iterations if steps is None else _check_int(steps, "steps", 0)
+        limit = self.max_iterations if steps is None else check_int(steps, "steps", 0)
         energies = [self.energy(x)]
         converged = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
         taken = 0
@@ -328,10 +322,10 @@ def optimize_spherical_code(
     step, learning rate decayed geometrically to 1 % as τ sharpens); ``restarts`` seeded
     random starts, the best kept. Returns ``(points (M, d) float64 unit rows, min angle°)``.
     """
-    _check_int(num_points, "num_points", 2)
-    _check_int(dim, "dim", 2)
-    _check_int(steps, "steps", 1)
-    _check_int(restarts, "restarts", 1)
+    check_int(num_points, "num_points", 2)
+    check_int(dim, "dim", 2)
+    check_int(steps, "steps", 1)
+    check_int(restarts, "restarts", 1)
     check_positive(lr, "lr")
     start_tau, end_tau = (check_positive(t, "temperature") for t in temperature)
     generator = make_generator(seed)

@@ -53,11 +53,12 @@ from torch import nn
 from hopfield._validation import (
     check_finite,
     check_floating,
+    check_int,
     check_positive,
     check_rank,
     check_tensor,
 )
-from hopfield.models.classical import _check_bipolar, _check_int
+from hopfield.models.classical import _check_bipolar
 
 __all__ = ["KuramotoMemory", "KuramotoTrajectory", "patterns_to_phases"]
 
@@ -68,7 +69,7 @@ def patterns_to_phases(patterns: torch.Tensor, harmonic: int = 2) -> torch.Tenso
     """Phases ``θ = (π/h)(1 − ξ)/2`` of ±1 patterns ``(B, N)`` (so ``e^{ihθ} = ξ``)."""
     patterns = check_tensor(patterns, "patterns")
     patterns = _check_bipolar(patterns, "patterns", patterns.shape[-1], "(B, N)")
-    harmonic = _check_int(harmonic, "harmonic", 1)
+    harmonic = check_int(harmonic, "harmonic", 1)
     return (math.pi / harmonic) * (1 - patterns.to(F64)) / 2
 
 
@@ -116,13 +117,13 @@ class KuramotoMemory(nn.Module):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.num_oscillators = _check_int(num_oscillators, "num_oscillators", 1)
+        self.num_oscillators = check_int(num_oscillators, "num_oscillators", 1)
         self.pairwise = check_positive(pairwise, "pairwise", allow_zero=True)
         self.quartic = check_positive(quartic, "quartic", allow_zero=True)
         self.noise = check_positive(noise, "noise", allow_zero=True)
         self.dt = check_positive(dt, "dt")
-        self.harmonic = _check_int(harmonic, "harmonic", 1)
-        self.seed = _check_int(seed, "seed", 0)
+        self.harmonic = check_int(harmonic, "harmonic", 1)
+        self.seed = check_int(seed, "seed", 0)
         self._generator = torch.Generator().manual_seed(self.seed)
         self.register_buffer("patterns", torch.empty(0, num_oscillators))
 
@@ -249,8 +250,8 @@ class KuramotoMemory(nn.Module):
         """Integrate ``steps`` Euler–Maruyama steps from ``phases`` ``(B, N)``, recording
         the order parameters and energies every ``record_every`` steps (and at t = 0)."""
         theta = self._check_phases(phases).to(F64).clone()
-        steps = _check_int(steps, "steps", 0)
-        record_every = _check_int(record_every, "record_every", 1)
+        steps = check_int(steps, "steps", 0)
+        record_every = check_int(record_every, "record_every", 1)
         level = self._noise_rows(noise, theta.shape[0])
         orders, energies, times = [self._order(theta)], [self._energy(theta)], [0.0]
         for t in range(1, steps + 1):
@@ -290,9 +291,9 @@ class KuramotoMemory(nn.Module):
         theta = self._check_phases(phases).to(F64).clone()
         levels = check_floating(levels, "levels")
         check_rank(levels, "levels", 1, "(L,)")
-        steps_per_level = _check_int(steps_per_level, "steps_per_level", 1)
+        steps_per_level = check_int(steps_per_level, "steps_per_level", 1)
         window = steps_per_level // 2 if average_last is None else average_last
-        window = _check_int(window, "average_last", 1)
+        window = check_int(window, "average_last", 1)
         if window > steps_per_level:
             raise ValueError(
                 f"average_last must be ≤ steps_per_level={steps_per_level}, got {window}"

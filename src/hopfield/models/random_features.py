@@ -53,6 +53,7 @@ from torch import nn
 from hopfield._validation import (
     check_finite,
     check_floating,
+    check_int,
     check_positive,
     check_rank,
     check_trailing_shape,
@@ -152,13 +153,6 @@ def exact_energy_grad(states: torch.Tensor, patterns: torch.Tensor, *, beta: flo
 # ----------------------------------------------------------------------------------------
 
 
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
-    return value
-
 
 class RandomFeatureMemory(nn.Module):
     """Dense AM whose K memories are summed into one feature vector T (DrDAM).
@@ -212,15 +206,15 @@ class RandomFeatureMemory(nn.Module):
         floor: float | None = None,
     ) -> None:
         super().__init__()
-        self.dim = _check_int(dim, "dim", 1)
-        self.num_features = _check_int(num_features, "num_features", 1)
+        self.dim = check_int(dim, "dim", 1)
+        self.num_features = check_int(num_features, "num_features", 1)
         self.beta = check_positive(beta, "beta")
         if kind not in _KINDS:
             raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
         if kind == "trig" and num_features % 2:
             raise ValueError(f"num_features must be even for kind='trig', got {num_features}")
         self.kind: FeatureKind = kind
-        self.seed = _check_int(seed, "seed", 0)
+        self.seed = check_int(seed, "seed", 0)
         dtype = resolve_dtype(dtype)
         self.floor = torch.finfo(dtype).tiny if floor is None else check_positive(floor, "floor")
         frequencies, phases = self._sample(dtype)
@@ -489,7 +483,7 @@ class RandomFeatureMemory(nn.Module):
         """
         x = self._check_states(states, "states")
         step_size = check_positive(step_size, "step_size")
-        max_backtracks = _check_int(max_backtracks, "max_backtracks", 0)
+        max_backtracks = check_int(max_backtracks, "max_backtracks", 0)
         return self._guarded_step(x, step_size, self._check_mask(mask, x.shape[0]), max_backtracks)[
             0
         ]
@@ -519,11 +513,11 @@ class RandomFeatureMemory(nn.Module):
         """
         x = self._check_states(queries, "queries")
         if steps is not None:
-            steps = _check_int(steps, "steps", 0)
-        max_steps = _check_int(max_steps, "max_steps", 0)
+            steps = check_int(steps, "steps", 0)
+        max_steps = check_int(max_steps, "max_steps", 0)
         step_size = check_positive(step_size, "step_size")
         tol = check_positive(tol, "tol", allow_zero=True)
-        max_backtracks = _check_int(max_backtracks, "max_backtracks", 0)
+        max_backtracks = check_int(max_backtracks, "max_backtracks", 0)
         checked_mask = self._check_mask(mask, x.shape[0])
         budget = max_steps if steps is None else steps
         energies = [self._energy(x)]

@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hopfield._validation import check_finite, check_floating, check_positive, check_rank
+from hopfield._validation import check_finite, check_floating, check_int, check_positive, check_rank
 from hopfield.data.generators import make_generator
 
 __all__ = [
@@ -84,13 +84,6 @@ class SparseRecoveryResult:
     decoded: torch.Tensor
     iterations: int
 
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
-    return value
 
 
 def _soft_threshold(values: torch.Tensor, threshold: torch.Tensor | float) -> torch.Tensor:
@@ -138,7 +131,7 @@ class SparseRecoveryMemory(nn.Module):
     ) -> None:
         super().__init__()
         self.solver = self._check_solver(solver)
-        self.max_iterations = _check_int(max_iterations, "max_iterations", 1)
+        self.max_iterations = check_int(max_iterations, "max_iterations", 1)
         self.rho = check_positive(rho, "rho")
         self.support_tol = check_positive(support_tol, "support_tol")
         self.residual_tol = check_positive(residual_tol, "residual_tol")
@@ -185,10 +178,10 @@ class SparseRecoveryMemory(nn.Module):
                 raise ValueError("num_constraints is required for method='neural'")
             rows = self._fit_neural(
                 x,
-                _check_int(num_constraints, "num_constraints", 1),
-                _check_int(steps, "steps", 1),
+                check_int(num_constraints, "num_constraints", 1),
+                check_int(steps, "steps", 1),
                 learning_rate,
-                _check_int(batch_size, "batch_size", 1),
+                check_int(batch_size, "batch_size", 1),
                 seed,
             )
         else:
@@ -209,7 +202,7 @@ class SparseRecoveryMemory(nn.Module):
                     f"data has full rank {rank} = n: no linear constraint to learn "
                     "(the stored set must lie in a proper subspace)"
                 )
-        _check_int(num_constraints, "num_constraints", 1)
+        check_int(num_constraints, "num_constraints", 1)
         if num_constraints >= n:
             raise ValueError(f"num_constraints must be < n = {n}, got {num_constraints}")
         return vh[n - num_constraints :]
@@ -416,7 +409,7 @@ def bounded_integer_dataset(
     fresh vectors from the same set.
     """
     for name, value in (("count", count), ("dim", dim), ("rank", rank), ("alphabet", alphabet)):
-        _check_int(value, name, 1)
+        check_int(value, name, 1)
     if rank >= dim:
         raise ValueError(f"rank must be < dim = {dim}, got {rank}")
     if generator is not None and seed is not None:
@@ -444,10 +437,10 @@ def sparse_corruption(
     x = check_floating(states, "states")
     check_rank(x, "states", 2, "(B, n)")
     count, n = x.shape
-    _check_int(num_corrupted, "num_corrupted", 0)
+    check_int(num_corrupted, "num_corrupted", 0)
     if num_corrupted > n:
         raise ValueError(f"num_corrupted must be ≤ n = {n}, got {num_corrupted}")
-    _check_int(max_magnitude, "max_magnitude", 1)
+    check_int(max_magnitude, "max_magnitude", 1)
     if generator is not None and seed is not None:
         raise ValueError("pass either generator or seed, not both")
     gen = generator if generator is not None else make_generator(seed)

@@ -42,9 +42,9 @@ from typing import Any
 
 import torch
 
-from hopfield._validation import check_positive, check_probability, check_rank
+from hopfield._validation import check_int, check_positive, check_probability, check_rank
 from hopfield.core.separation import Exponential
-from hopfield.models.classical import _check_choice, _check_int
+from hopfield.models.classical import _check_choice
 from hopfield.models.dense import DenseAssociativeMemory
 
 __all__ = ["SEDAMTrajectory", "StochasticExponentialAM", "time_averaged_overlap"]
@@ -200,7 +200,7 @@ class StochasticExponentialAM(DenseAssociativeMemory):
         :class:`SEDAMTrajectory` with overlaps, activity and changes after every sweep.
         """
         initial = self._check_states(initial, "initial")
-        sweeps = _check_int(sweeps, "sweeps", 1)
+        sweeps = check_int(sweeps, "sweeps", 1)
         level = self._intensity_rows(intensity, initial.shape[0])
         s = initial.detach().to("cpu", F64).clone()
         xi = self.patterns.to("cpu", F64)
@@ -233,7 +233,7 @@ def time_averaged_overlap(
     """
     overlaps = trajectory.overlaps
     steps = overlaps.shape[0]
-    burn_in = _check_int(burn_in, "burn_in", 0)
+    burn_in = check_int(burn_in, "burn_in", 0)
     if burn_in >= steps - 1:
         raise ValueError(f"burn_in must be < number of sweeps ({steps - 1}), got {burn_in}")
     batch, count = overlaps.shape[1:]

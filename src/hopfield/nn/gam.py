@@ -30,17 +30,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from hopfield._validation import check_probability, check_rank, check_tensor
+from hopfield._validation import check_int, check_probability, check_rank, check_tensor
 
 __all__ = ["GAMBlock", "GAMLanguageModel", "TransformerLanguageModel", "count_parameters"]
 
-
-def _check_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
-    return value
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -64,9 +57,9 @@ class GAMBlock(nn.Module):
         self, d_model: int, num_slots: int, kernel_size: int = 3, dropout: float = 0.1
     ) -> None:
         super().__init__()
-        self.d_model = _check_int(d_model, "d_model")
-        self.num_slots = _check_int(num_slots, "num_slots")
-        self.kernel_size = _check_int(kernel_size, "kernel_size")
+        self.d_model = check_int(d_model, "d_model")
+        self.num_slots = check_int(num_slots, "num_slots")
+        self.kernel_size = check_int(kernel_size, "kernel_size")
         self.dropout_p = check_probability(dropout, "dropout")
         d = self.d_model
         self.norm1 = nn.LayerNorm(d)
@@ -121,7 +114,7 @@ class GAMBlock(nn.Module):
         is ``O(chunk_size · d)`` instead of ``O(T · d)`` (streaming inference).
         """
         self._check_input(x)
-        chunk_size = _check_int(chunk_size, "chunk_size")
+        chunk_size = check_int(chunk_size, "chunk_size")
         outputs = []
         context = x.new_zeros(x.shape[0], self.kernel_size - 1, self.d_model)
         for start in range(0, x.shape[1], chunk_size):
@@ -139,9 +132,9 @@ class _LanguageModel(nn.Module):
 
     def __init__(self, vocab_size: int, d_model: int, context_length: int, dropout: float) -> None:
         super().__init__()
-        self.vocab_size = _check_int(vocab_size, "vocab_size")
-        self.d_model = _check_int(d_model, "d_model")
-        self.context_length = _check_int(context_length, "context_length")
+        self.vocab_size = check_int(vocab_size, "vocab_size")
+        self.d_model = check_int(d_model, "d_model")
+        self.context_length = check_int(context_length, "context_length")
         self.token_embedding = nn.Embedding(self.vocab_size, self.d_model)
         self.position_embedding = nn.Embedding(self.context_length, self.d_model)
         self.embed_dropout = nn.Dropout(check_probability(dropout, "dropout"))
@@ -198,7 +191,7 @@ class GAMLanguageModel(_LanguageModel):
         dropout: float = 0.1,
     ) -> None:
         super().__init__(vocab_size, d_model, context_length, dropout)
-        num_layers = _check_int(num_layers, "num_layers")
+        num_layers = check_int(num_layers, "num_layers")
         self.blocks = nn.ModuleList(
             GAMBlock(d_model, num_slots, kernel_size, dropout) for _ in range(num_layers)
         )
@@ -226,8 +219,8 @@ class TransformerLanguageModel(_LanguageModel):
         dropout: float = 0.1,
     ) -> None:
         super().__init__(vocab_size, d_model, context_length, dropout)
-        num_layers = _check_int(num_layers, "num_layers")
-        num_heads = _check_int(num_heads, "num_heads")
+        num_layers = check_int(num_layers, "num_layers")
+        num_heads = check_int(num_heads, "num_heads")
         if d_model % num_heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by num_heads ({num_heads})")
         self.blocks = nn.ModuleList(

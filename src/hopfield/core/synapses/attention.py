@@ -27,18 +27,11 @@ import math
 import torch
 from torch import nn
 
-from hopfield._validation import check_floating, check_positive
+from hopfield._validation import check_floating, check_int, check_positive
 from hopfield.core.synapses.base import Synapse
 
 __all__ = ["EnergyAttention"]
 
-
-def _check_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be ≥ 1, got {value}")
-    return value
 
 
 class EnergyAttention(Synapse):
@@ -75,9 +68,9 @@ class EnergyAttention(Synapse):
         init_std: float = 0.02,
     ) -> None:
         super().__init__()
-        self.num_features = _check_int(num_features, "num_features")
-        self.num_heads = _check_int(num_heads, "num_heads")
-        self.head_dim = _check_int(head_dim, "head_dim")
+        self.num_features = check_int(num_features, "num_features")
+        self.num_heads = check_int(num_heads, "num_heads")
+        self.head_dim = check_int(head_dim, "head_dim")
         beta = 1.0 / math.sqrt(head_dim) if beta is None else check_positive(beta, "beta")
         if not isinstance(exclude_self, bool):
             raise TypeError(f"exclude_self must be a bool, got {type(exclude_self).__name__}")
