@@ -40,6 +40,7 @@ from pathlib import Path
 
 import torch
 
+import machine
 from hopfield.core import HAM, DenseMemorySynapse, Neurons, SphericalNorm, descend
 from hopfield.core.dynamics import ROUNDING_ULPS
 
@@ -120,16 +121,6 @@ def ours_descend(
     return result.states["v"], result.energies
 
 
-def _best(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def step_seconds(
     impls: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]],
     ham: HAM,
@@ -156,16 +147,7 @@ def step_seconds(
 
 def measure_ceilings() -> dict[str, float]:
     """This machine's fp32 matmul GFLOP/s and copy GB/s (best of a few)."""
-    n = 2048
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    matmul = _best(lambda: a @ b, 3)
-    src = torch.randn(32 * 2**20)  # 128 MiB
-    dst = torch.empty_like(src)
-    copy = _best(lambda: dst.copy_(src), 5)
-    return {
-        "matmul_gflops": 2 * n**3 / matmul / 1e9,
-        "copy_gbps": 2 * src.numel() * BYTES_F32 / copy / 1e9,
-    }
+    return machine.measure_ceilings(matmul_size=2048, copy_mib=128, repeats=5)
 
 
 def kernel_counts(batch: int, dim: int, memories: int) -> tuple[int, int]:

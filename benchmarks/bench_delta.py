@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+import machine
 from hopfield.models.delta import delta_rule_chunked
 
 __all__ = ["main", "recurrent_reference"]
@@ -63,16 +64,8 @@ def _time(fn: Callable[[], Any], repeats: int) -> float:
 
 def measure_ceilings(quick: bool) -> dict[str, float]:
     """fp32 matmul GFLOP/s and copy GB/s on this machine."""
-    n = 512 if quick else 1024
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    seconds = _time(lambda: a @ b, 3)
-    big = torch.randn(32 * 2**20 // 4 * (1 if quick else 4))
-    dst = torch.empty_like(big)
-    copy = _time(lambda: dst.copy_(big), 3)
-    return {
-        "matmul_gflops": 2 * n**3 / seconds / 1e9,
-        "copy_gbps": 2 * big.numel() * 4 / copy / 1e9,
-    }
+    size, mib = (512, 32) if quick else (1024, 128)
+    return machine.measure_ceilings(matmul_size=size, copy_mib=mib, repeats=3)
 
 
 def _case(

@@ -51,6 +51,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+import machine
 from hopfield.models.energy_transformer import EnergyTransformer, EnergyTransformerBlock
 from hopfield.models.patches import ImageTokenizer, PatchDecoder, patchify, random_patch_mask
 
@@ -71,12 +72,7 @@ def _time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
 
 def measure_ceilings() -> dict[str, float]:
     """Achieved fp32 matmul GFLOP/s (2048²) and copy GB/s (256 MB read + write)."""
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    t = _time(lambda: a @ b, repeats=3)
-    src = torch.empty(64 * 1024 * 1024)
-    dst = torch.empty_like(src)
-    c = _time(lambda: dst.copy_(src), repeats=3)
-    return {"matmul_gflops": 2 * 2048**3 / t / 1e9, "copy_gbs": 2 * src.numel() * 4 / c / 1e9}
+    return machine.measure_ceilings(matmul_size=2048, copy_mib=256, repeats=3)
 
 
 def _et_step_flops(
@@ -179,7 +175,7 @@ def run(quick: bool, repeats: int) -> dict[str, object]:
             "gflops": gflops,
             "gbs": gbs,
             "pct_matmul_ceiling": 100 * gflops / ceilings["matmul_gflops"],
-            "pct_copy_ceiling": 100 * gbs / ceilings["copy_gbs"],
+            "pct_copy_ceiling": 100 * gbs / ceilings["copy_gbps"],
         }
     ratios = {
         "autograd_over_fast": timings["et_autograd"] / timings["et_fast"],
@@ -416,7 +412,7 @@ def print_table(report: dict[str, object]) -> None:
     assert isinstance(ceilings, dict)
     print(
         f"ceilings: matmul {ceilings['matmul_gflops']:.1f} GFLOP/s, "
-        f"copy {ceilings['copy_gbs']:.1f} GB/s"
+        f"copy {ceilings['copy_gbps']:.1f} GB/s"
     )
     print(
         f"{'case':<12} {'ms':>9} {'GFLOP':>8} {'MB':>8} {'GFLOP/s':>8} {'%mm':>6} "

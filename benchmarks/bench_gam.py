@@ -47,6 +47,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+import machine
 from hopfield.nn.gam import GAMBlock
 
 BYTES_F32 = 4
@@ -85,11 +86,6 @@ def _keep_heap_blocks() -> bool:
     return bool(libc.mallopt(m_mmap_threshold, 2**30) and libc.mallopt(m_trim_threshold, 2**30))
 
 
-def _time(fn: Callable[[], torch.Tensor], repeats: int) -> float:
-    """Best wall time of ``repeats`` calls after one warm-up."""
-    return _time_both(fn, repeats)[0]
-
-
 def _time_both(fn: Callable[[], torch.Tensor], repeats: int) -> tuple[float, float]:
     """Best (wall, CPU) seconds of ``repeats`` calls after one warm-up. CPU time is the
     calling thread's (``time.thread_time``; torch runs on it with one thread), which a
@@ -106,16 +102,8 @@ def _time_both(fn: Callable[[], torch.Tensor], repeats: int) -> tuple[float, flo
 
 def measure_ceilings(quick: bool) -> dict[str, float]:
     """Achieved fp32 matmul GFLOP/s and copy GB/s on this machine, now."""
-    n = 512 if quick else 1024
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    matmul_s = _time(lambda: a @ b, 3)
-    src = torch.empty(2**24 if quick else 2**25)  # 64 / 128 MiB
-    dst = torch.empty_like(src)
-    copy_s = _time(lambda: dst.copy_(src), 3)
-    return {
-        "matmul_gflops": 2 * n**3 / matmul_s / 1e9,
-        "copy_gbps": 2 * src.numel() * BYTES_F32 / copy_s / 1e9,
-    }
+    size, mib = (512, 64) if quick else (1024, 128)
+    return machine.measure_ceilings(matmul_size=size, copy_mib=mib, repeats=3)
 
 
 def kernel_counts(impl: str, length: int, d: int, slots: int, kernel: int) -> tuple[float, float]:

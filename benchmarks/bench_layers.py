@@ -34,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+import machine
 from hopfield.nn import Hopfield
 
 BYTES_F32 = 4
@@ -124,16 +125,7 @@ def _run_worker(impl: str, num_stored: int, args: argparse.Namespace) -> dict[st
 
 def measure_ceilings() -> dict[str, float]:
     """This machine's fp32 matmul GFLOP/s and copy GB/s (quick, best of a few)."""
-    n = 2048
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    matmul = _time(lambda: a @ b, 3)
-    src = torch.randn(32 * 2**20)  # 128 MiB
-    dst = torch.empty_like(src)
-    copy = _time(lambda: dst.copy_(src), 5)
-    return {
-        "matmul_gflops": 2 * n**3 / matmul / 1e9,
-        "copy_gbps": 2 * src.numel() * BYTES_F32 / copy / 1e9,
-    }
+    return machine.measure_ceilings(matmul_size=2048, copy_mib=128, repeats=3)
 
 
 def kernel_counts(num_stored: int, dim: int, num_queries: int, explicit: bool) -> tuple[int, int]:

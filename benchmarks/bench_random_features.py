@@ -40,6 +40,7 @@ from typing import Any
 
 import torch
 
+import machine
 from hopfield.data.generators import random_spherical
 from hopfield.models.modern import ModernHopfield
 from hopfield.models.random_features import RandomFeatureMemory
@@ -66,15 +67,8 @@ def _time(fn: Callable[[], object], *, min_time: float, min_repeats: int = 5) ->
 
 
 def _ceilings(min_time: float) -> dict[str, float]:
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    matmul = _time(lambda: a @ b, min_time=min_time)
-    src = torch.empty(64 * 2**20)  # 256 MiB of float32
-    dst = torch.empty_like(src)
-    copy = _time(lambda: dst.copy_(src), min_time=min_time)
-    return {
-        "matmul_gflops": 2 * 1024**3 / matmul / 1e9,
-        "copy_gbps": 2 * src.numel() * 4 / copy / 1e9,
-    }
+    del min_time  # best of a fixed number of repeats (see benchmarks/machine.py)
+    return machine.measure_ceilings(matmul_size=1024, copy_mib=256, repeats=5)
 
 
 def _plain_rf_step(memory: RandomFeatureMemory, x: torch.Tensor, step_size: float) -> torch.Tensor:

@@ -43,6 +43,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+import machine
 from hopfield.distributed import ShardedMemory, launch_local
 from hopfield.memory_store import NumpyPatternStore, PatternWriter, open_store, shard_range
 from hopfield.models.modern import ModernHopfield
@@ -74,13 +75,7 @@ def best_time(fn: Callable[[], object], repeats: int) -> float:
 
 def ceilings(quick: bool) -> dict[str, float]:
     """Measured fp32 matmul GFLOP/s and copy GB/s (read + write) of this machine."""
-    n = 2048
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    t_mm = best_time(lambda: a @ b, 3 if quick else 5)
-    src = torch.randn(128 * 2**20 // 4)
-    dst = torch.empty_like(src)
-    t_copy = best_time(lambda: dst.copy_(src), 3 if quick else 5)
-    return {"matmul_gflops": 2 * n**3 / t_mm / 1e9, "copy_gbs": 2 * src.numel() * 4 / t_copy / 1e9}
+    return machine.measure_ceilings(matmul_size=2048, copy_mib=128, repeats=3 if quick else 5)
 
 
 def in_ram_times(
@@ -211,7 +206,7 @@ def _print_table(title: str, rows: list[dict[str, Any]], ceil: dict[str, float])
         print(
             f"{row['case']:40s} {1e3 * row['time_s']:9.2f} {row['gflops']:8.2f} "
             f"{100 * row['gflops'] / ceil['matmul_gflops']:5.1f} {row['gbs']:7.2f} "
-            f"{100 * row['gbs'] / ceil['copy_gbs']:5.1f} {row['vs_naive']:7.2f} "
+            f"{100 * row['gbs'] / ceil['copy_gbps']:5.1f} {row['vs_naive']:7.2f} "
             f"{'' if eff is None else f'{eff:6.2f}':>6s}"
             + ("" if local is None else f"  (slowest rank's local compute {1e3 * local:.2f} ms)")
         )
@@ -230,7 +225,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     threads = torch.get_num_threads()
     ceil = ceilings(args.quick)
     print(
-        f"ceilings: matmul {ceil['matmul_gflops']:.1f} GFLOP/s, copy {ceil['copy_gbs']:.1f} GB/s "
+        f"ceilings: matmul {ceil['matmul_gflops']:.1f} GFLOP/s, copy {ceil['copy_gbps']:.1f} GB/s "
         f"({threads} threads)"
     )
     flop_s, bytes_s = 4.0 * batch * shard_num * dim, 4.0 * shard_num * dim
