@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import torch
 
 __all__ = [
+    "check_bool",
+    "check_choice",
     "check_finite",
     "check_floating",
     "check_int",
@@ -107,4 +109,18 @@ def check_int(value: object, name: str, minimum: int = 1) -> int:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be ≥ {minimum}, got {value}")
+    return value
+
+
+def check_bool(value: object, name: str) -> bool:
+    """A real ``bool`` (not 0/1 or a tensor)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return value
+
+
+def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    """One of the strings in ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value

@@ -31,7 +31,7 @@ import math
 import torch
 from torch import nn
 
-from hopfield._validation import check_positive
+from hopfield._validation import check_bool, check_positive
 from hopfield.core.lagrangian_base import Lagrangian, sum_non_batch
 
 __all__ = [
@@ -70,11 +70,6 @@ def _check_x(x: object, name: str = "x") -> torch.Tensor:
     return x
 
 
-def _check_bool(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return value
-
 
 def _check_dim(dim: object) -> int:
     if isinstance(dim, bool) or not isinstance(dim, int):
@@ -104,7 +99,7 @@ class _BetaLagrangian(Lagrangian):
     def __init__(self, beta: float = 1.0, learnable_beta: bool = False) -> None:
         super().__init__()
         beta = check_positive(beta, "beta")
-        self.learnable_beta = _check_bool(learnable_beta, "learnable_beta")
+        self.learnable_beta = check_bool(learnable_beta, "learnable_beta")
         if self.learnable_beta:
             self.log_beta = nn.Parameter(torch.tensor(math.log(beta)))
         else:
@@ -320,8 +315,8 @@ class _RowNorm(Lagrangian):
         self.num_features = num_features
         self.eps = check_positive(eps, "eps")
         gamma = check_positive(gamma, "gamma")
-        self.learnable = _check_bool(learnable, "learnable")
-        self.bias = _check_bool(bias, "bias")
+        self.learnable = check_bool(learnable, "learnable")
+        self.bias = check_bool(bias, "bias")
         gamma_t = torch.tensor(gamma)
         delta_t = torch.zeros(num_features) if self.bias else None
         if self.learnable:

@@ -32,7 +32,14 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from hopfield._validation import check_finite, check_floating, check_int, check_rank, check_tensor
+from hopfield._validation import (
+    check_choice,
+    check_finite,
+    check_floating,
+    check_int,
+    check_rank,
+    check_tensor,
+)
 from hopfield.models.base import RecallResult
 
 __all__ = [
@@ -57,11 +64,6 @@ class BinaryRecallResult(RecallResult):
 
     cycled: torch.Tensor
 
-
-def _check_choice(value: object, name: str, choices: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return value
 
 
 
@@ -106,8 +108,8 @@ class BinaryAssociativeMemory(nn.Module):
     def __init__(self, num_neurons: int, *, update: str, order: str, seed: int) -> None:
         super().__init__()
         self.num_neurons = check_int(num_neurons, "num_neurons", 1)
-        self.update = _check_choice(update, "update", _UPDATES)
-        self.order = _check_choice(order, "order", _ORDERS)
+        self.update = check_choice(update, "update", _UPDATES)
+        self.order = check_choice(order, "order", _ORDERS)
         self.seed = check_int(seed, "seed", 0)
         self._generator = torch.Generator().manual_seed(self.seed)
         self.register_buffer("patterns", torch.empty(0, num_neurons))
@@ -364,7 +366,7 @@ class ClassicalHopfield(BinaryAssociativeMemory):
         threshold: float | Sequence[float] | None = None,
     ) -> None:
         super().__init__(num_neurons, update=update, order=order, seed=seed)
-        self.rule = _check_choice(rule, "rule", _RULES)
+        self.rule = check_choice(rule, "rule", _RULES)
         self.register_buffer("weights", torch.zeros(num_neurons, num_neurons))
         self.register_buffer("threshold", _threshold_vector(threshold, num_neurons))
         # Derived float64 copies used by the dynamics (not saved; rebuilt on store/load).

@@ -28,6 +28,7 @@ from torch import nn
 
 from hopfield._validation import (
     check_finite,
+    check_int,
     check_positive,
     check_rank,
     check_tensor,
@@ -38,13 +39,6 @@ __all__ = ["LinearAssociativeMemory"]
 
 _READOUTS = ("linear", "sign")
 
-
-def _check_dim(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be ≥ 1, got {value}")
-    return value
 
 
 class LinearAssociativeMemory(nn.Module):
@@ -74,8 +68,8 @@ class LinearAssociativeMemory(nn.Module):
         readout: str = "linear",
     ) -> None:
         super().__init__()
-        self.key_dim = _check_dim(key_dim, "key_dim")
-        self.value_dim = self.key_dim if value_dim is None else _check_dim(value_dim, "value_dim")
+        self.key_dim = check_int(key_dim, "key_dim")
+        self.value_dim = self.key_dim if value_dim is None else check_int(value_dim, "value_dim")
         if not isinstance(normalize_keys, bool):
             raise TypeError(f"normalize_keys must be a bool, got {type(normalize_keys).__name__}")
         if readout not in _READOUTS:

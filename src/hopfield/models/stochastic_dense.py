@@ -42,9 +42,14 @@ from typing import Any
 
 import torch
 
-from hopfield._validation import check_int, check_positive, check_probability, check_rank
+from hopfield._validation import (
+    check_choice,
+    check_int,
+    check_positive,
+    check_probability,
+    check_rank,
+)
 from hopfield.core.separation import Exponential
-from hopfield.models.classical import _check_choice
 from hopfield.models.dense import DenseAssociativeMemory
 
 __all__ = ["SEDAMTrajectory", "StochasticExponentialAM", "time_averaged_overlap"]
@@ -108,7 +113,7 @@ class StochasticExponentialAM(DenseAssociativeMemory):
         super().__init__(
             num_neurons, separation=Exponential(beta), update="async", order=order, seed=seed
         )
-        self.noise = _check_choice(noise, "noise", _NOISES)
+        self.noise = check_choice(noise, "noise", _NOISES)
         self.intensity = self._check_intensity(intensity)
         self._noise_generator = torch.Generator().manual_seed(self.seed + _NOISE_STREAM)
 

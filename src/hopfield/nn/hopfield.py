@@ -48,7 +48,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from hopfield._validation import (
+    check_bool,
     check_floating,
+    check_int,
     check_positive,
     check_probability,
     check_rank,
@@ -145,18 +147,6 @@ def regularized_max_energy(
     return -regularized / beta + quadratic
 
 
-def _check_dim(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be ≥ 1, got {value}")
-    return value
-
-
-def _check_flag(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return value
 
 
 def _split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
@@ -250,23 +240,23 @@ class Hopfield(nn.Module):
         association: Association | None = None,
     ) -> None:
         super().__init__()
-        self.embed_dim = _check_dim(embed_dim, "embed_dim")
-        self.num_heads = _check_dim(num_heads, "num_heads")
-        self.stored_dim = _check_dim(
+        self.embed_dim = check_int(embed_dim, "embed_dim")
+        self.num_heads = check_int(num_heads, "num_heads")
+        self.stored_dim = check_int(
             stored_dim if stored_dim is not None else embed_dim, "stored_dim"
         )
         self.head_dim = self._resolve_head_dim(head_dim, project_patterns)
         self.init_beta = None if beta is None else check_positive(beta, "beta")
-        self.learnable_beta = _check_flag(learnable_beta, "learnable_beta")
-        self.update_steps = _check_dim(update_steps, "update_steps")
+        self.learnable_beta = check_bool(learnable_beta, "learnable_beta")
+        self.update_steps = check_int(update_steps, "update_steps")
         self.tol = None if tol is None else check_positive(tol, "tol", allow_zero=True)
-        self.normalize_patterns = _check_flag(normalize_patterns, "normalize_patterns")
-        self.project_patterns = _check_flag(project_patterns, "project_patterns")
+        self.normalize_patterns = check_bool(normalize_patterns, "normalize_patterns")
+        self.project_patterns = check_bool(project_patterns, "project_patterns")
         self.dropout = check_probability(dropout, "dropout")
-        self.batch_first = _check_flag(batch_first, "batch_first")
-        self.bias = _check_flag(bias, "bias")
+        self.batch_first = check_bool(batch_first, "batch_first")
+        self.bias = check_bool(bias, "bias")
         self.normalizer = _check_normalizer(normalizer)
-        self.top_k = None if top_k is None else _check_dim(top_k, "top_k")
+        self.top_k = None if top_k is None else check_int(top_k, "top_k")
         self.association = _check_association(association, self.normalizer, self.top_k)
 
         beta0 = self.init_beta if self.init_beta is not None else 1.0 / math.sqrt(self.head_dim)
@@ -292,7 +282,7 @@ class Hopfield(nn.Module):
                     f"({self.num_heads}) unless head_dim is given"
                 )
             head_dim = self.embed_dim // self.num_heads
-        head_dim = _check_dim(head_dim, "head_dim")
+        head_dim = check_int(head_dim, "head_dim")
         if not project and not (self.stored_dim == self.embed_dim == self.num_heads * head_dim):
             raise ValueError(
                 "project_patterns=False needs stored_dim == embed_dim == num_heads * head_dim, "

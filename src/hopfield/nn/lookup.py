@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hopfield._validation import check_floating, check_rank
-from hopfield.nn.hopfield import Hopfield, _check_dim
+from hopfield._validation import check_floating, check_int, check_rank
+from hopfield.nn.hopfield import Hopfield
 
 __all__ = ["HopfieldLayer"]
 
@@ -43,7 +43,7 @@ class HopfieldLayer(nn.Module):
         if "batch_first" in options:
             raise TypeError("HopfieldLayer takes batch-first inputs only; drop batch_first")
         self.hopfield = Hopfield(embed_dim, **options)
-        self.num_memories = _check_dim(num_memories, "num_memories")
+        self.num_memories = check_int(num_memories, "num_memories")
         width = self.hopfield.stored_dim
         self.stored_patterns = nn.Parameter(torch.randn(num_memories, width) * width**-0.5)
         self.pattern_values = nn.Parameter(torch.randn(num_memories, width) * width**-0.5)

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hopfield._validation import check_floating, check_rank
-from hopfield.nn.hopfield import Hopfield, _check_dim
+from hopfield._validation import check_floating, check_int, check_rank
+from hopfield.nn.hopfield import Hopfield
 
 __all__ = ["HopfieldPooling"]
 
@@ -47,7 +47,7 @@ class HopfieldPooling(nn.Module):
         if not isinstance(flatten, bool):
             raise TypeError(f"flatten must be a bool, got {type(flatten).__name__}")
         self.hopfield = Hopfield(embed_dim, **options)
-        self.num_queries = _check_dim(num_queries, "num_queries")
+        self.num_queries = check_int(num_queries, "num_queries")
         self.flatten = flatten
         scale = embed_dim**-0.5
         self.queries = nn.Parameter(torch.randn(num_queries, embed_dim) * scale)

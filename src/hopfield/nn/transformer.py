@@ -39,10 +39,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hopfield._validation import check_floating, check_positive, check_probability, check_rank
+from hopfield._validation import (
+    check_bool,
+    check_floating,
+    check_int,
+    check_positive,
+    check_probability,
+    check_rank,
+)
 from hopfield.core.separation import ReLUSquared, Separation
 from hopfield.models.energy_transformer import EnergyTransformerBlock
-from hopfield.nn.hopfield import Hopfield, _check_dim, _check_flag
+from hopfield.nn.hopfield import Hopfield
 
 __all__ = ["EnergyTransformerEncoderLayer", "GELUIntegral", "HopfieldEncoderLayer"]
 
@@ -141,14 +148,14 @@ class HopfieldEncoderLayer(nn.Module):
         top_k: int | None = None,
     ) -> None:
         super().__init__()
-        d_model = _check_dim(d_model, "d_model")
-        dim_feedforward = _check_dim(dim_feedforward, "dim_feedforward")
+        d_model = check_int(d_model, "d_model")
+        dim_feedforward = check_int(dim_feedforward, "dim_feedforward")
         dropout = check_probability(dropout, "dropout")
         self.activation_name = _check_activation(activation)
-        self.norm_first = _check_flag(norm_first, "norm_first")
+        self.norm_first = check_bool(norm_first, "norm_first")
         eps = check_positive(layer_norm_eps, "layer_norm_eps")
         self.self_attn = Hopfield(
-            d_model, num_heads=_check_dim(nhead, "nhead"), beta=beta,
+            d_model, num_heads=check_int(nhead, "nhead"), beta=beta,
             update_steps=update_steps, dropout=dropout, batch_first=batch_first,
             bias=bias, normalizer=normalizer, top_k=top_k,
         )  # fmt: skip
@@ -309,20 +316,20 @@ class EnergyTransformerEncoderLayer(nn.Module):
         layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
-        self.d_model = _check_dim(d_model, "d_model")
-        nhead = _check_dim(nhead, "nhead")
+        self.d_model = check_int(d_model, "d_model")
+        nhead = check_int(nhead, "nhead")
         if head_dim is None and d_model % nhead:
             raise ValueError(f"d_model ({d_model}) must be divisible by nhead ({nhead})")
-        width = _check_dim(head_dim if head_dim is not None else d_model // nhead, "head_dim")
+        width = check_int(head_dim if head_dim is not None else d_model // nhead, "head_dim")
         self.activation_name = _check_activation(activation)
-        self.batch_first = _check_flag(batch_first, "batch_first")
-        self.norm_first = _check_flag(norm_first, "norm_first")
-        self.steps = _check_dim(steps, "steps")
+        self.batch_first = check_bool(batch_first, "batch_first")
+        self.norm_first = check_bool(norm_first, "norm_first")
+        self.steps = check_int(steps, "steps")
         self.alpha = check_positive(alpha, "alpha")
         eps = check_positive(layer_norm_eps, "layer_norm_eps")
         separation = ReLUSquared() if self.activation_name == "relu" else GELUIntegral()
         self.block = EnergyTransformerBlock(
-            d_model, nhead, width, _check_dim(dim_feedforward, "dim_feedforward"),
+            d_model, nhead, width, check_int(dim_feedforward, "dim_feedforward"),
             beta=beta, separation=separation, eps=eps,
         )  # fmt: skip
         self.dropout = nn.Dropout(check_probability(dropout, "dropout"))
