@@ -1,9 +1,12 @@
 """hopfield.ops: low-level kernels shared by the models.
 
-:mod:`hopfield.ops.streaming` holds the chunked (streaming) retrieval kernels:
-log-sum-exp with exact online combination, log-sum-ReLU and separation-function
-fields, streamed exact top-k, none of which builds a full queries × memories matrix
-beyond a budget. :mod:`hopfield.ops.sparse_normalizers` holds exact sparsemax and
+The chunked (streaming) retrieval kernels, none of which builds a full
+queries × memories matrix beyond a memory budget: :mod:`~hopfield.ops.lse`
+(log-sum-exp with exact online combination), :mod:`~hopfield.ops.lsr`
+(log-sum-ReLU), :mod:`~hopfield.ops.separation` (separation-function fields),
+:mod:`~hopfield.ops.topk` (streamed exact top-k and sparse retrieval), with chunk
+planning in :mod:`~hopfield.ops.chunking`; :mod:`hopfield.ops.streaming` re-exports
+them all. :mod:`hopfield.ops.sparse_normalizers` holds exact sparsemax and
 entmax-1.5.
 """
 
