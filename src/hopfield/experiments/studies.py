@@ -37,6 +37,7 @@ STUDIES: dict[str, str] = {
     "diffusion": "hopfield.experiments.study_diffusion",
     "classify": "hopfield.experiments.study_classify",
     "cluster": "hopfield.experiments.study_cluster",
+    "et-vs-mae": "hopfield.experiments.study_et_vs_mae",
 }
 """Study name → module exposing ``run(args)`` (and optionally ``add_arguments(parser)``)."""
 

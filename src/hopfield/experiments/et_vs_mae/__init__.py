@@ -1,0 +1,1 @@
+"""The Energy Transformer against same-budget ViT masked autoencoders (``study et-vs-mae``)."""
