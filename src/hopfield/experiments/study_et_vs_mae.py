@@ -16,10 +16,11 @@ patches, all fed the same tokens (:class:`~hopfield.models.patches.ImageTokenize
 
 The learned models train on identical batches and masks with the same optimiser and
 number of updates; the table gives the masked-patch MSE (pixel units, mean ± std
-over seeds), the MSE each model had reached within the ET's training time (equal
-wall-clock budget), parameters (counted on the instances) and milliseconds per
-update. Figures: in-painted test images (original / masked / each model) and the
-MSE curves against updates and against seconds. MNIST and Fashion-MNIST are read
+over seeds), the MSE each model had reached within the ET's training cost (equal
+compute budget, in CPU seconds of the process so that other load on a shared
+machine is not charged to a model), parameters (counted on the instances) and CPU
+milliseconds per update. Figures: in-painted test images (original / masked / each model) and the
+MSE curves against updates and against CPU seconds. MNIST and Fashion-MNIST are read
 from local files (``--data-root`` or ``$HOPFIELD_DATA``), never downloaded.
 """
 
@@ -58,7 +59,7 @@ COLUMNS = (
     "masked_mse_std",
     "mse_at_et_time",
     "mse_at_et_time_std",
-    "ms_per_step",
+    "cpu_ms_per_step",
     "seeds",
 )
 
@@ -132,7 +133,7 @@ def inpainting_figure(path: Path, result: DatasetResult, config: CompareConfig) 
 
 
 def curves_figure(path: Path, results: list[DatasetResult]) -> None:
-    """Held-out masked MSE against updates (left) and training seconds (right)."""
+    """Held-out masked MSE against updates (left) and training CPU seconds (right)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -149,7 +150,7 @@ def curves_figure(path: Path, results: list[DatasetResult]) -> None:
                 left.axhline(row["masked_mse"], ls="--", lw=0.8, color="grey")
                 left.annotate(row["model"], (0, row["masked_mse"]), fontsize=7, color="grey")
         left.set(xlabel="update", ylabel="held-out masked MSE", title=result.dataset)
-        right.set(xlabel="training seconds (seed 0)", ylabel="held-out masked MSE")
+        right.set(xlabel="training CPU seconds (seed 0)", ylabel="held-out masked MSE")
         left.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

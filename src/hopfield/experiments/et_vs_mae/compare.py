@@ -4,8 +4,12 @@ Every learned model of a comparison sees the same training images in the same or
 the same patch masks, the same optimiser (AdamW, linear warm-up then cosine decay,
 gradient clipping) and the same number of updates; all are scored on the same
 held-out images and masks by the masked-patch mean squared error in pixel units.
-Each model's evaluation curve records the cumulative training time, so the table
-can also compare them at an equal wall-clock budget (the ET's training time).
+Each model's evaluation curve records its cumulative training cost in CPU seconds of
+the process (``time.process_time``: all threads, evaluation excluded), so the table
+can also compare the models at an equal compute budget (the ET's training cost).
+CPU time rather than wall-clock time keeps that comparison fair on a shared machine,
+where another process's load would otherwise be charged to whichever model was
+training at the time.
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ class CompareConfig:
 @dataclass
 class ModelRun:
     """A trained model's record: name, parameters, final masked MSE, per-step time and
-    the evaluation curve ``[(step, seconds of training so far, masked MSE)]``."""
+    the evaluation curve ``[(step, CPU seconds of training so far, masked MSE)]``."""
 
     name: str
     params: int
@@ -89,7 +93,7 @@ class ModelRun:
     model: nn.Module
 
     def mse_within(self, seconds: float) -> float:
-        """Masked MSE at the last evaluation reached within ``seconds`` of training."""
+        """Masked MSE at the last evaluation reached within ``seconds`` (CPU) of training."""
         reached = [mse for _, t, mse in self.curve if t <= seconds * (1 + 1e-9)]
         return reached[-1] if reached else self.curve[0][2]
 
@@ -215,14 +219,14 @@ def train_model(
     model.train()
     for step, (index, mask) in enumerate(plan, start=1):
         images = train[index]
-        start = time.perf_counter()
+        start = time.process_time()
         loss = masked_mse(predict(images, mask), patchify(images, p), mask)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         scheduler.step()
-        elapsed += time.perf_counter() - start
+        elapsed += time.process_time() - start
         value = float(loss.detach())
         if not math.isfinite(value):
             raise FloatingPointError(f"{name}: training loss became {value} at step {step}")

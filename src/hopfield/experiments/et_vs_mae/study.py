@@ -4,7 +4,7 @@ For each dataset and seed: one batch plan (indices and masks), the ET and the tw
 ViTs trained on it (:mod:`hopfield.experiments.et_vs_mae.compare`), the non-learned
 baselines scored on the same held-out images and masks. Rows report the mean ± std
 over seeds of the masked-patch MSE at the end of training and at the ET's
-wall-clock budget, parameters and seconds per update.
+compute budget (CPU seconds), parameters and CPU milliseconds per update.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def _learned_row(
         "masked_mse_std": end["std"],
         "mse_at_et_time": equal_time["mean"],
         "mse_at_et_time_std": equal_time["std"],
-        "ms_per_step": 1000.0 * meta["seconds_per_step"],
+        "cpu_ms_per_step": 1000.0 * meta["seconds_per_step"],
         "seeds": end["n"],
     }
 
@@ -120,6 +120,6 @@ def _baseline_row(name: str, value: float) -> dict[str, Any]:
         "masked_mse_std": 0.0,
         "mse_at_et_time": value,
         "mse_at_et_time_std": 0.0,
-        "ms_per_step": 0.0,
+        "cpu_ms_per_step": 0.0,
         "seeds": 1,
     }
