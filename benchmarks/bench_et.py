@@ -53,7 +53,12 @@ from torch import nn
 
 import machine
 from hopfield.models.energy_transformer import EnergyTransformer, EnergyTransformerBlock
-from hopfield.models.patches import ImageTokenizer, PatchDecoder, patchify, random_patch_mask
+from hopfield.models.energy_transformer_patches import (
+    ImageTokenizer,
+    PatchDecoder,
+    patchify,
+    random_patch_mask,
+)
 
 D, HEADS, HEAD_DIM, MEMORIES, TOKENS, MLP = 768, 12, 64, 3072, 196, 3072
 

@@ -45,7 +45,8 @@ import torch.distributed as dist
 
 import machine
 from hopfield.distributed import ShardedMemory, launch_local
-from hopfield.memory_store import NumpyPatternStore, PatternWriter, open_store, shard_range
+from hopfield.distributed.partition import shard_range
+from hopfield.io.pattern_store import NumpyPatternStore, PatternWriter, open_store
 from hopfield.models.modern import ModernHopfield
 from hopfield.models.streaming_memory import StreamingMemory
 

@@ -1,4 +1,4 @@
-"""Digits classification with :class:`hopfield.estimators.HopfieldClassifier` in a sklearn Pipeline.
+"""Digits classification with :class:`~hopfield.tasks.estimators.HopfieldClassifier` in a Pipeline.
 
 The classifier is a Dense Associative Memory (Krotov & Hopfield 2016): ``K`` learned
 memories ``ξ_μ = [ξ^v_μ, ξ^c_μ]`` over visible (pixel) and label neurons, energy
@@ -27,7 +27,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from hopfield.data import load_dataset
-from hopfield.estimators import HopfieldClassifier
+from hopfield.tasks.estimators import HopfieldClassifier
 
 __all__ = ["main", "make_pipeline", "run"]
 

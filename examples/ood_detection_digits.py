@@ -3,7 +3,7 @@
 In-distribution: digit classes 0–4 (default). The training images of those classes
 are split into memories (80 %) and a validation set (20 %); ``β`` is chosen by the
 held-out Gaussian-KDE log-likelihood of the validation inliers
-(:func:`hopfield.ood.select_beta`) — no OOD sample is used for any choice. The
+(:func:`hopfield.tasks.ood.select_beta`) — no OOD sample is used for any choice. The
 OOD score of a test image ``ξ`` is its log-sum-exp energy against the memories,
 
     E_in(ξ) = −β⁻¹ log Σ_μ exp(−(β/2)‖ξ − x_μ‖²)      (higher = more OOD),
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from hopfield.data import load_dataset
-from hopfield.ood import HopfieldOODScorer, auroc, fpr_at_tpr, select_beta
+from hopfield.tasks.ood import HopfieldOODScorer, auroc, fpr_at_tpr, select_beta
 
 __all__ = ["main", "run"]
 

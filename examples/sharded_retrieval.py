@@ -10,7 +10,7 @@ Run (CPU, gloo; NCCL is picked automatically when CUDA is available)::
     torchrun --standalone --nproc-per-node 4 examples/sharded_retrieval.py --num-patterns 200000
 
 Optionally ``--store patterns.npy`` (or ``.safetensors``): each rank reads only its
-own row range of a disk store (write one with ``hopfield.memory_store.PatternWriter``).
+own row range of a disk store (write one with ``hopfield.io.pattern_store.PatternWriter``).
 Rank 0 prints the retrieval accuracy and, for small memories, the largest deviation
 from single-process retrieval.
 """
@@ -28,7 +28,7 @@ from hopfield.distributed import (
     is_main_process,
     world_info,
 )
-from hopfield.memory_store import open_store
+from hopfield.io.pattern_store import open_store
 from hopfield.models.modern import ModernHopfield
 
 __all__ = ["main"]

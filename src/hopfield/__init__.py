@@ -12,6 +12,7 @@ persistence in :mod:`hopfield.io`.
 The names a newcomer needs first are re-exported here.
 """
 
+from hopfield import _deprecated
 from hopfield.core import HAM, DescentResult, Neurons, descend
 from hopfield.io import load, save
 from hopfield.models import (
@@ -27,6 +28,8 @@ from hopfield.models import (
 from hopfield.nn import Hopfield, HopfieldLayer, HopfieldPooling
 
 __version__ = "0.1.0"
+
+_deprecated.install()  # old module paths (hopfield.ood, hopfield.models.clustering, …)
 
 __all__ = [
     "HAM",

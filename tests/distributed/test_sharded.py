@@ -25,7 +25,7 @@ from hopfield.distributed import (
     world_info,
     wrap_ddp,
 )
-from hopfield.memory_store import write_patterns
+from hopfield.io.pattern_store import write_patterns
 from hopfield.models.modern import ModernHopfield
 
 NUM, DIM, BATCH, BETA = 203, 12, 5, 0.7

@@ -34,7 +34,7 @@ from hopfield.experiments.train_et import (
     masked_mse,
     train,
 )
-from hopfield.models.patches import patchify, random_patch_mask
+from hopfield.models.energy_transformer_patches import patchify, random_patch_mask
 
 WORLD = 2
 PER_RANK = 4

@@ -11,7 +11,7 @@ import torch
 
 from hopfield.experiments.studies import STUDIES
 from hopfield.experiments.study_diffusion import count_clusters, sample_statistics
-from hopfield.models.diffusion import circle_points
+from hopfield.tasks.diffusion import circle_points
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from hopfield.experiments.train_et import (
     save_training_checkpoint,
     train,
 )
-from hopfield.models.patches import random_patch_mask
+from hopfield.models.energy_transformer_patches import random_patch_mask
 
 TINY = TrainConfig(
     steps=4,

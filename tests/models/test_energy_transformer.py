@@ -16,7 +16,7 @@ from hopfield.core.neurons import Neurons
 from hopfield.core.separation import RectifiedPolynomial, Separation
 from hopfield.core.synapses.attention import EnergyAttention
 from hopfield.models.energy_transformer import EnergyTransformer, EnergyTransformerBlock
-from hopfield.models.patches import random_patch_mask
+from hopfield.models.energy_transformer_patches import random_patch_mask
 
 D, H, Y, M = 12, 2, 6, 24
 
@@ -368,7 +368,7 @@ def test_model_permutation_equivariant_without_position_embeddings() -> None:
     images = torch.rand(2, 1, 8, 8, dtype=torch.float64)
     mask = random_patch_mask(2, 16, 0.5, generator=torch.Generator().manual_seed(2))
     perm = torch.randperm(16)
-    from hopfield.models.patches import patchify, unpatchify
+    from hopfield.models.energy_transformer_patches import patchify, unpatchify
 
     permuted = unpatchify(patchify(images, 2)[:, perm], 2, 8, 1)
     with torch.no_grad():

@@ -21,7 +21,6 @@ from hopfield.models.schedules import (
     cosine,
     geometric,
     linear,
-    schedule_speedup_case,
 )
 
 
@@ -89,19 +88,6 @@ def test_schedule_validation() -> None:
 
 
 # ----------------------------------------------------------------------------- β annealing
-def test_beta_schedule_reaches_fixed_point_in_fewer_steps() -> None:
-    numbers = schedule_speedup_case()
-    print(
-        f"\nschedule_speedup_case: beta={numbers['beta']:.4f}, "
-        f"fixed beta {numbers['steps_fixed']:.0f} steps, "
-        f"geometric beta schedule {numbers['steps_annealed']:.0f} steps, "
-        f"final-state gap {numbers['final_state_gap']:.1e}"
-    )
-    assert numbers["converged_fixed"] == numbers["converged_annealed"] == 1.0
-    assert numbers["steps_annealed"] < numbers["steps_fixed"]
-    assert numbers["final_state_gap"] < 1e-4  # the same minimum
-
-
 def test_step_t_uses_beta_t_and_beta_is_restored() -> None:
     patterns = torch.randn(10, 4, dtype=torch.float64)
     queries = torch.randn(3, 4, dtype=torch.float64)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from hopfield.memory_store import PatternWriter, open_store, write_patterns
+from hopfield.io.pattern_store import PatternWriter, open_store, write_patterns
 from hopfield.models.modern import ModernHopfield
 from hopfield.models.streaming_memory import StreamingMemory
 

@@ -33,7 +33,8 @@ import torch
 import torch.distributed as dist
 
 from hopfield._validation import check_finite, check_floating, check_rank, check_tensor
-from hopfield.memory_store import PatternStore, open_store, shard_range
+from hopfield.distributed.partition import shard_range
+from hopfield.io.pattern_store import PatternStore, open_store
 from hopfield.models.modern import DenseMemory
 from hopfield.ops.streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
@@ -148,7 +149,7 @@ class ShardedMemory(DenseMemory):
         process_group: dist.ProcessGroup | None = None,
         **kwargs: Any,
     ) -> ShardedMemory:
-        """Keep this rank's contiguous slice (:func:`~hopfield.memory_store.shard_range`)
+        """Keep this rank's contiguous slice (:func:`~hopfield.distributed.partition.shard_range`)
         of ``patterns`` ``(K, D)``, identical on every rank."""
         _require_group()
         check_tensor(patterns, "patterns")
@@ -169,7 +170,7 @@ class ShardedMemory(DenseMemory):
         **kwargs: Any,
     ) -> ShardedMemory:
         """Read only this rank's rows ``shard_range(K, rank, world)`` of a disk store
-        (``.npy`` / ``.safetensors``, see :mod:`hopfield.memory_store`) onto ``device``."""
+        (``.npy`` / ``.safetensors``, see :mod:`hopfield.io.pattern_store`) onto ``device``."""
         _require_group()
         opened = store if isinstance(store, PatternStore) else open_store(store, key=key)
         rank, world = dist.get_rank(process_group), dist.get_world_size(process_group)

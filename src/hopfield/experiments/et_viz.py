@@ -176,7 +176,7 @@ def _masked_view(
     model: EnergyTransformer, images: torch.Tensor, mask: torch.Tensor
 ) -> torch.Tensor:
     """The input with masked patches shown as mid-grey."""
-    from hopfield.models.patches import patchify
+    from hopfield.models.energy_transformer_patches import patchify
 
     patches = patchify(images, model.tokenizer.patch_size)
     grey = torch.full_like(patches, 0.5)

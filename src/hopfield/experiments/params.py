@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from hopfield.models.energy_transformer import EnergyTransformer
-from hopfield.models.patches import ImageTokenizer, PatchDecoder
+from hopfield.models.energy_transformer_patches import ImageTokenizer, PatchDecoder
 
 __all__ = [
     "ParamRow",
@@ -63,7 +63,7 @@ VIT_BASE: dict[str, int] = {
 class TransformerMIM(nn.Module):
     """A ViT for masked-image modelling with the ET's front end (reference model).
 
-    ``x_0`` from :class:`~hopfield.models.patches.ImageTokenizer`, then
+    ``x_0`` from :class:`~hopfield.models.energy_transformer_patches.ImageTokenizer`, then
     ``num_blocks`` pre-norm transformer blocks
     ``x ← x + MHA(LN x); x ← x + MLP(LN x)`` (``nn.TransformerEncoderLayer``,
     bias-free), then the linear patch decoder. ``shared=True`` uses one block

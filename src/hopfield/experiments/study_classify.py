@@ -1,7 +1,7 @@
 """Dense AM classifier on digits next to scikit-learn's k-NN and logistic regression.
 
 ``hopfield study classify [--quick] [--out DIR] [--seed S]`` fits
-:class:`~hopfield.estimators.HopfieldClassifier` (Krotov & Hopfield 2016: feature
+:class:`~hopfield.tasks.estimators.HopfieldClassifier` (Krotov & Hopfield 2016: feature
 and label neurons, one-step label update, ``F = ReLU(z)³``, ``z³`` or log-sum-exp) on
 the bundled 8×8 digits (75/25 split, ``random_state = seed``) and prints the test
 accuracy and fit time next to ``KNeighborsClassifier`` and ``LogisticRegression``.
@@ -39,7 +39,7 @@ def run_classify_study(*, quick: bool = False, seed: int = 0) -> list[dict[str, 
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from hopfield.estimators import HopfieldClassifier
+    from hopfield.tasks.estimators import HopfieldClassifier
 
     X_train, X_test, y_train, y_test = _digits(seed)
     epochs = 10 if quick else 20

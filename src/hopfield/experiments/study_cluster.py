@@ -1,7 +1,7 @@
 """ClAM clustering on digits next to scikit-learn's k-means (adjusted Rand index).
 
 ``hopfield study cluster [--quick] [--out DIR] [--seed S]`` fits
-:class:`~hopfield.estimators.ClAMClustering` (Saha et al. 2023: prototypes as modern
+:class:`~hopfield.tasks.estimators.ClAMClustering` (Saha et al. 2023: prototypes as modern
 Hopfield memories, cluster = the attractor reached, trained on ``‖x − x_T‖²``) with
 10 clusters on the bundled 8×8 digits and prints the adjusted Rand index and
 normalised mutual information against the labels, next to ``KMeans(10)`` from the
@@ -28,7 +28,7 @@ def run_cluster_study(*, quick: bool = False, seed: int = 0) -> list[dict[str, A
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     from hopfield.data import flatten, load_dataset
-    from hopfield.estimators import ClAMClustering
+    from hopfield.tasks.estimators import ClAMClustering
 
     images, labels = load_dataset("digits", split="all")
     X, y = flatten(images).double().numpy(), labels.numpy()

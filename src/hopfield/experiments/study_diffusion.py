@@ -1,7 +1,7 @@
 """Diffusion as associative memory: memorisation → spurious states → generalisation on a circle.
 
 ``hopfield study diffusion [--quick] [--out DIR] [--seed S]`` trains a VE-SDE score
-network (:func:`~hopfield.models.diffusion.train_score_network`) on K ∈ {2, 9, 1000}
+network (:func:`~hopfield.tasks.diffusion.train_score_network`) on K ∈ {2, 9, 1000}
 evenly spaced points of the unit circle, draws samples with the reverse-time
 Euler–Maruyama sampler, and compares them with the samples of the exact score
 ``−β_t ∇E_{β_t}`` of the training set (the modern Hopfield "ideal denoiser", which
@@ -27,7 +27,8 @@ from typing import Any
 
 import torch
 
-from hopfield.models.diffusion import (
+from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
+from hopfield.tasks.diffusion import (
     VESDE,
     EmpiricalScore,
     ScoreFn,
@@ -36,7 +37,6 @@ from hopfield.models.diffusion import (
     sample_euler_maruyama,
     train_score_network,
 )
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
 
 __all__ = ["count_clusters", "run", "run_diffusion_study", "sample_statistics"]
 

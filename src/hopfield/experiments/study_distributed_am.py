@@ -3,7 +3,7 @@
 ``hopfield study distributed-am [--quick] [--out DIR] [--seed S] [--gloo]`` (Wang,
 Zecchin & Simeone 2025, "Distributed Associative Memory via Online Convex
 Optimization", arXiv 2509.22321; protocol and formulation in
-:mod:`hopfield.models.distributed_am`).
+:mod:`hopfield.tasks.distributed_am`).
 
 ``K = 4`` agents, every agent interested in every agent's associations (``C = 1``),
 stationary noisy linear associations (``d_k = d_v = 4``, noise 0.1), step
@@ -26,7 +26,9 @@ from typing import Any
 
 import torch
 
-from hopfield.models.distributed_am import (
+from hopfield.models.linear import LinearAssociativeMemory
+from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
+from hopfield.tasks.distributed_am import (
     association_stream,
     loglog_slope,
     routing_trees,
@@ -34,8 +36,6 @@ from hopfield.models.distributed_am import (
     simulate,
     step_sizes,
 )
-from hopfield.models.linear import LinearAssociativeMemory
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
 
 __all__ = ["delta_rule_gap", "gloo_gap", "graph", "regret_table", "run"]
 

@@ -13,9 +13,9 @@ moving into a wall stays). Reward ``−1`` per step until the goal, horizon
   ``q ~ U(0, q_max)``; each step is the expert move with probability ``q``, else a
   wall-blind greedy move toward the goal or a uniformly random move (equally likely).
 
-Policies (:class:`~hopfield.models.memory_buffer.BufferedPolicy`) are trained by
+Policies (:class:`~hopfield.tasks.memory_buffer.BufferedPolicy`) are trained by
 return-conditioned behaviour cloning on the behaviour data: without a buffer, and with
-an :class:`~hopfield.models.memory_buffer.AssociativeMemoryBuffer` holding the
+an :class:`~hopfield.tasks.memory_buffer.AssociativeMemoryBuffer` holding the
 (return-to-go, observation, action) triplets of expert trajectories numbering 1 % of
 the behaviour trajectories. Evaluation: greedy actions from every free start cell
 with target return-to-go ``−d*(start)`` (the optimal return, decremented each step);
@@ -34,8 +34,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hopfield.models.memory_buffer import AssociativeMemoryBuffer, BufferedPolicy, rbf_features
 from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
+from hopfield.tasks.memory_buffer import AssociativeMemoryBuffer, BufferedPolicy, rbf_features
 
 __all__ = [
     "MOVES",

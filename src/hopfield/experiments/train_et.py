@@ -83,7 +83,7 @@ from hopfield.distributed.launch import (
 )
 from hopfield.io import load_checkpoint, save_checkpoint
 from hopfield.models.energy_transformer import EnergyTransformer
-from hopfield.models.patches import patchify, random_patch_mask
+from hopfield.models.energy_transformer_patches import patchify, random_patch_mask
 
 __all__ = [
     "DATASETS",

@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,7 +32,8 @@ import torch
 from hopfield._validation import check_int
 from hopfield.data.corruptions import flip_bits
 from hopfield.data.generators import random_bipolar
-from hopfield.metrics.recall import Recaller, bit_error_rate
+from hopfield.metrics.recall import bit_error_rate
+from hopfield.models.base import AssociativeMemory
 
 __all__ = [
     "AssociativeMemory",
@@ -44,12 +45,6 @@ __all__ = [
 ]
 
 _CRITERIA = ("bit_error", "exact_recall")
-
-
-class AssociativeMemory(Recaller, Protocol):
-    """A model with ``store(patterns)`` and ``recall`` (see :mod:`hopfield.models.base`)."""
-
-    def store(self, patterns: torch.Tensor) -> None: ...
 
 
 @dataclass(frozen=True)

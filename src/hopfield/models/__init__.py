@@ -7,19 +7,19 @@ Continuous memories: :class:`ModernHopfield` (log-sum-exp), :class:`LogSumReLUMe
 Memories of other objects: :class:`BuresWassersteinMemory` (Gaussians),
 :class:`SparseRecoveryMemory` (linear constraints), :class:`KuramotoMemory`
 (oscillator phases). Large memories: :class:`StreamingMemory` (patterns on disk).
-Tasks as memories: :class:`DenseAMClassifier`, :class:`ClAM` (clustering), diffusion
-(:class:`ScoreNetwork`, :class:`VESDE`), :class:`AssociativeMemoryBuffer` (Re:Frame).
+Tasks built on memories (classifier, clustering, diffusion, Re:Frame buffer, OOD
+scoring, estimators) live in :mod:`hopfield.tasks`.
 Each class docstring states its energy, its update and its paper; ``docs/models.md`` tabulates them.
 """
 
+from typing import Any
+
+from hopfield._deprecated import moved_attribute
 from hopfield.models.base import RecallResult
 from hopfield.models.bures_wasserstein import BuresWassersteinMemory
 from hopfield.models.classical import BinaryRecallResult, ClassicalHopfield
-from hopfield.models.classifier import DenseAMClassifier
-from hopfield.models.clustering import ClAM
 from hopfield.models.delta import SoftmaxKernelMemory, delta_rule, delta_rule_chunked
 from hopfield.models.dense import DenseAssociativeMemory
-from hopfield.models.diffusion import VESDE, ScoreNetwork
 from hopfield.models.energy_transformer import (
     EnergyTransformer,
     EnergyTransformerBlock,
@@ -29,7 +29,6 @@ from hopfield.models.epanechnikov import LogSumReLUMemory
 from hopfield.models.kernelized import KernelizedHopfield
 from hopfield.models.kuramoto import KuramotoMemory
 from hopfield.models.linear import LinearAssociativeMemory
-from hopfield.models.memory_buffer import AssociativeMemoryBuffer
 from hopfield.models.modern import ModernHopfield
 from hopfield.models.random_features import RandomFeatureMemory
 from hopfield.models.sparse_recovery import SparseRecoveryMemory
@@ -37,13 +36,9 @@ from hopfield.models.stochastic_dense import StochasticExponentialAM
 from hopfield.models.streaming_memory import StreamingMemory
 
 __all__ = [
-    "VESDE",
-    "AssociativeMemoryBuffer",
     "BinaryRecallResult",
     "BuresWassersteinMemory",
-    "ClAM",
     "ClassicalHopfield",
-    "DenseAMClassifier",
     "DenseAssociativeMemory",
     "ETOutput",
     "EnergyTransformer",
@@ -55,7 +50,6 @@ __all__ = [
     "ModernHopfield",
     "RandomFeatureMemory",
     "RecallResult",
-    "ScoreNetwork",
     "SoftmaxKernelMemory",
     "SparseRecoveryMemory",
     "StochasticExponentialAM",
@@ -63,3 +57,8 @@ __all__ = [
     "delta_rule",
     "delta_rule_chunked",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Names that moved to :mod:`hopfield.tasks` (deprecated aliases, one release)."""
+    return moved_attribute(__name__, name)

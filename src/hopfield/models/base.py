@@ -15,10 +15,11 @@ gradient norm ``‖∂E/∂x‖``; ``str(result)`` / :meth:`RecallResult.summary
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import torch
 
-__all__ = ["RecallResult"]
+__all__ = ["AssociativeMemory", "RecallResult"]
 
 
 @dataclass
@@ -72,3 +73,12 @@ class RecallResult:
 
     def __str__(self) -> str:
         return self.summary()
+
+
+@runtime_checkable
+class AssociativeMemory(Protocol):
+    """What every associative memory offers: ``store`` patterns, ``recall`` from queries."""
+
+    def store(self, patterns: torch.Tensor) -> None: ...
+
+    def recall(self, queries: torch.Tensor, *, max_steps: int = ...) -> RecallResult: ...

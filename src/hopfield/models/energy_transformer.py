@@ -35,7 +35,7 @@ differentiable wrt the parameters, so training backpropagates through the ``T``
 unrolled steps.
 
 :class:`EnergyTransformer` wraps the block in the masked-image-modelling front
-end of :mod:`hopfield.models.patches` (patch embedding, position embeddings,
+end of :mod:`hopfield.models.energy_transformer_patches` (patch embedding, position embeddings,
 CLS and MASK tokens) and a linear patch decoder of the final activations.
 """
 
@@ -48,14 +48,25 @@ from typing import Any
 import torch
 from torch import nn
 
+from hopfield._deprecated import moved_attribute
 from hopfield._validation import check_floating, check_positive
 from hopfield.core.lagrangians import EnergyLayerNorm
 from hopfield.core.separation import ReLUSquared, Separation
 from hopfield.core.synapses.attention import EnergyAttention
 from hopfield.core.synapses.memory import DenseMemorySynapse
-from hopfield.models.patches import ImageTokenizer, PatchDecoder, patchify, unpatchify
+from hopfield.models.energy_transformer_patches import (
+    ImageTokenizer,
+    PatchDecoder,
+    patchify,
+    unpatchify,
+)
 
-__all__ = ["DescentResult", "ETOutput", "EnergyTransformer", "EnergyTransformerBlock"]
+__all__ = ["ETDescentResult", "ETOutput", "EnergyTransformer", "EnergyTransformerBlock"]
+
+
+def __getattr__(name: str) -> Any:
+    """``DescentResult`` is the deprecated name of :class:`ETDescentResult`."""
+    return moved_attribute(__name__, name)
 
 
 def _check_steps(steps: object) -> int:
@@ -67,7 +78,7 @@ def _check_steps(steps: object) -> int:
 
 
 @dataclass
-class DescentResult:
+class ETDescentResult:
     """Outcome of :meth:`EnergyTransformerBlock.descend`.
 
     Attributes:
@@ -247,7 +258,7 @@ class EnergyTransformerBlock(nn.Module):
         guarded: bool = False,
         max_halvings: int = 30,
         return_states: bool = False,
-    ) -> DescentResult:
+    ) -> ETDescentResult:
         """Run ``steps`` updates ``x ← x − α ∂E/∂ĝ`` and record the energy trace.
 
         ``guarded=False`` (default): plain Euler steps (differentiable; used in
@@ -272,7 +283,7 @@ class EnergyTransformerBlock(nn.Module):
             energies.append(energy)
             if states is not None:
                 states.append(x)
-        return DescentResult(tokens=x, energies=torch.stack(energies), states=states)
+        return ETDescentResult(tokens=x, energies=torch.stack(energies), states=states)
 
     def _guarded_step(
         self,
@@ -325,7 +336,8 @@ class EnergyTransformer(nn.Module):
     ``images (B, C, H, W)`` and a patch mask ``(B, N)`` → tokens
     ``x_0 = [CLS; MASK or W_E·patch + e]`` (:class:`ImageTokenizer`) → ``steps`` updates
     ``x ← x − α ∂E/∂ĝ`` of one :class:`EnergyTransformerBlock` → patches
-    ``W_D ĝ_A`` (:class:`~hopfield.models.patches.PatchDecoder`) of the final activations.
+    ``W_D ĝ_A`` (:class:`~hopfield.models.energy_transformer_patches.PatchDecoder`) of the
+    final activations.
 
     Args:
         image_size: ``H`` or ``(H, W)``, divisible by ``patch_size``.

@@ -1,7 +1,7 @@
 """Modern Hopfield memory whose patterns stay on disk and are streamed in chunks.
 
 Ramsauer et al. (2020), "Hopfield Networks is All You Need". Stored patterns
-``Ξ = (ξ_1, …, ξ_K)ᵀ`` ``(K, D)`` live in a :class:`~hopfield.memory_store.PatternStore`
+``Ξ = (ξ_1, …, ξ_K)ᵀ`` ``(K, D)`` live in a :class:`~hopfield.io.pattern_store.PatternStore`
 (``.npy`` or ``.safetensors``); for a state ``x``:
 
 * ``similarity="dot"``: ``E(x) = −β⁻¹ log Σ_μ exp(β ξ_μ·x) + ½‖x‖²``;
@@ -17,11 +17,11 @@ running state is merged with :func:`~hopfield.ops.streaming.combine_partials`
 is exact: the result equals the in-memory model up to float rounding.
 
 Memory: one chunk buffer ``C·D`` (reused, see
-:meth:`~hopfield.memory_store.PatternStore.iter_chunks`), the running partials
+:meth:`~hopfield.io.pattern_store.PatternStore.iter_chunks`), the running partials
 ``B·(D + 2)``, the ``(B, C')`` score block of the kernel (``C' ≤ C``, bounded by
 ``memory_budget_bytes``) and the output ``B·D`` — ``O(B·D + C·D)`` whatever ``K``.
 How the stores keep file pages out of the RSS is explained in
-:mod:`hopfield.memory_store`.
+:mod:`hopfield.io.pattern_store`.
 
 Exact top-k retrieval (:meth:`StreamingMemory.retrieve_topk`): a streaming top-k of
 the scores (per chunk ``topk``, merged with the running best ``k``), then the
@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 import torch
 
 from hopfield._validation import check_tensor
-from hopfield.memory_store import PatternStore, open_store
+from hopfield.io.pattern_store import PatternStore, open_store
 from hopfield.models.modern import DenseMemory
 from hopfield.ops.streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
@@ -82,7 +82,7 @@ class StreamingMemory(DenseMemory):
     ``O(B·D + chunk_size·D)`` resident memory for any ``K``.
 
     Args:
-        store: a :class:`~hopfield.memory_store.PatternStore` or a path to a ``.npy``
+        store: a :class:`~hopfield.io.pattern_store.PatternStore` or a path to a ``.npy``
             / ``.safetensors`` file (opened with ``key`` / ``access``).
         beta: inverse temperature ``β > 0``.
         similarity: ``"dot"`` or ``"euclidean"``.
@@ -94,7 +94,7 @@ class StreamingMemory(DenseMemory):
 
     Computation is in the store's dtype (float32 for float16/bfloat16 stores).
     The ``patterns`` buffer inherited from :class:`DenseMemory` stays empty; patterns
-    are added with :class:`~hopfield.memory_store.PatternWriter`, not :meth:`store`.
+    are added with :class:`~hopfield.io.pattern_store.PatternWriter`, not :meth:`store`.
     """
 
     def __init__(
@@ -141,10 +141,10 @@ class StreamingMemory(DenseMemory):
         return self.pattern_store.dim
 
     def store(self, patterns: torch.Tensor) -> None:
-        """Not supported: write patterns with :class:`~hopfield.memory_store.PatternWriter`."""
+        """Not supported: write patterns with :class:`~hopfield.io.pattern_store.PatternWriter`."""
         raise TypeError(
             "StreamingMemory reads its patterns from disk; append them with "
-            "hopfield.memory_store.PatternWriter and open a new StreamingMemory"
+            "hopfield.io.pattern_store.PatternWriter and open a new StreamingMemory"
         )
 
     def clear(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import struct
 from pathlib import Path
@@ -12,12 +11,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hopfield.memory_store import (
+from hopfield.io.pattern_store import (
     NumpyPatternStore,
     PatternWriter,
     SafetensorsPatternStore,
     open_store,
-    shard_range,
     write_patterns,
 )
 
@@ -150,15 +148,3 @@ def test_read_range_is_validated(tmp_path: Path, patterns: torch.Tensor) -> None
         store.read(10, 2000)
     with pytest.raises(ValueError, match="chunk_size must be ≥ 1"):
         next(store.iter_chunks(0))
-
-
-@pytest.mark.parametrize("num_items", [0, 1, 7, 10, 1001])
-@pytest.mark.parametrize("world_size", [1, 3, 4])
-def test_shard_ranges_tile_the_items_and_are_balanced(num_items: int, world_size: int) -> None:
-    ranges = [shard_range(num_items, rank, world_size) for rank in range(world_size)]
-    assert ranges[0][0] == 0 and ranges[-1][1] == num_items
-    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
-    sizes = [stop - start for start, stop in ranges]
-    assert max(sizes) - min(sizes) <= 1
-    with pytest.raises(ValueError, match="rank must lie in"):
-        shard_range(num_items, world_size, world_size)

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from hopfield.distributed.launch import launch_local
-from hopfield.models.distributed_am import (
+from hopfield.models.linear import LinearAssociativeMemory
+from hopfield.tasks.distributed_am import (
     association_stream,
     hindsight_losses,
     loglog_slope,
@@ -18,7 +19,6 @@ from hopfield.models.distributed_am import (
     simulate,
     step_sizes,
 )
-from hopfield.models.linear import LinearAssociativeMemory
 
 PATH_GRAPH = torch.tensor([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0]])
 

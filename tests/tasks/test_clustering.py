@@ -7,7 +7,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hopfield.models.clustering import ClAM, kmeans_plus_plus
+from hopfield.tasks.clustering import ClAM, kmeans_plus_plus
 
 F64 = torch.float64
 

@@ -16,7 +16,7 @@ from hopfield.experiments.study_reframe import (
     steps_table,
     train_policy,
 )
-from hopfield.models.memory_buffer import AssociativeMemoryBuffer, BufferedPolicy, rbf_features
+from hopfield.tasks.memory_buffer import AssociativeMemoryBuffer, BufferedPolicy, rbf_features
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from hopfield.models.diffusion import (
+from hopfield.models.modern import ModernHopfield
+from hopfield.tasks.diffusion import (
     VESDE,
     EmpiricalScore,
     ScoreNetwork,
@@ -18,7 +19,6 @@ from hopfield.models.diffusion import (
     smoothed_score,
     train_score_network,
 )
-from hopfield.models.modern import ModernHopfield
 
 F64 = torch.float64
 

@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from hopfield.estimators import AssociativeMemory, ClAMClustering, HopfieldClassifier
+from hopfield.tasks.estimators import AssociativeMemoryEstimator, ClAMClustering, HopfieldClassifier
 
 
 @pytest.fixture(autouse=True)
@@ -104,7 +104,7 @@ def test_clustering_in_pipeline_and_cross_validation() -> None:
 def test_associative_memory_retrieves_and_completes_numpy_and_torch() -> None:
     rng = np.random.default_rng(0)
     patterns = rng.choice([-1.0, 1.0], size=(5, 40))
-    memory = AssociativeMemory("modern", beta=2.0).store(patterns)
+    memory = AssociativeMemoryEstimator("modern", beta=2.0).store(patterns)
     noisy = patterns * np.where(rng.random(patterns.shape) < 0.1, -1.0, 1.0)
     retrieved = memory.retrieve(noisy)
     assert isinstance(retrieved, np.ndarray) and retrieved.shape == (5, 40)
@@ -124,14 +124,14 @@ def test_associative_memory_retrieves_and_completes_numpy_and_torch() -> None:
 def test_associative_memory_store_appends_and_fit_resets() -> None:
     rng = np.random.default_rng(1)
     first, second = rng.choice([-1.0, 1.0], size=(2, 3, 30))
-    memory = AssociativeMemory("classical").store(first).store(second)
+    memory = AssociativeMemoryEstimator("classical").store(first).store(second)
     assert memory.patterns_.shape == (6, 30)
     assert memory.fit(first).patterns_.shape == (3, 30)
     assert memory.get_params()["model"] == "classical"
 
 
 def test_associative_memory_validates_inputs() -> None:
-    memory = AssociativeMemory()
+    memory = AssociativeMemoryEstimator()
     with pytest.raises(ValueError, match="empty"):
         memory.retrieve(np.zeros((1, 3)))
     memory.store(np.eye(3))
@@ -140,4 +140,4 @@ def test_associative_memory_validates_inputs() -> None:
     with pytest.raises(TypeError, match="mask"):
         memory.complete(np.zeros((1, 3)), np.zeros((1, 3)))
     with pytest.raises(ValueError, match="model must be one of"):
-        AssociativeMemory("nope").store(np.eye(3))
+        AssociativeMemoryEstimator("nope").store(np.eye(3))

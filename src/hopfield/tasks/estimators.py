@@ -1,18 +1,18 @@
 """scikit-learn-style estimators over the library's associative memories.
 
 * :class:`HopfieldClassifier` — the Krotov & Hopfield (2016) Dense AM classifier
-  (:class:`~hopfield.models.classifier.DenseAMClassifier`): visible + label neurons,
+  (:class:`~hopfield.tasks.classifier.DenseAMClassifier`): visible + label neurons,
   one-step label update, trained end-to-end with Adam.
 * :class:`ClAMClustering` — ClAM (Saha et al. 2023,
-  :class:`~hopfield.models.clustering.ClAM`): prototypes as modern Hopfield memories,
+  :class:`~hopfield.tasks.clustering.ClAM`): prototypes as modern Hopfield memories,
   cluster = the prototype nearest the attractor, trained on ``‖x − x_T‖²``.
-* :class:`AssociativeMemory` — plain ``store`` / ``retrieve`` / ``complete(query,
+* :class:`AssociativeMemoryEstimator` — plain ``store`` / ``retrieve`` / ``complete(query,
   mask)`` over any model of :mod:`hopfield.experiments.zoo`, on numpy or torch input.
 
 The two learners follow the scikit-learn estimator contract (``get_params`` /
 ``set_params``, ``fit`` returning ``self``, fitted attributes ending in ``_``,
 ``n_features_in_``, input validation by :func:`sklearn.utils.validation.validate_data`)
-and pass ``check_estimator`` (see ``tests/test_estimators.py`` for the documented
+and pass ``check_estimator`` (see ``tests/tasks/test_estimators.py`` for the documented
 exceptions), so they work in ``cross_val_score``, ``GridSearchCV`` and ``Pipeline``.
 Inputs are standardised inside (per-feature mean and scale, stored as ``mean_``
 and ``scale_``; isotropic scale for the clustering); computations run in float64
@@ -30,11 +30,17 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from hopfield._deprecated import moved_attribute
 from hopfield.models.base import RecallResult
-from hopfield.models.classifier import SEPARATIONS, DenseAMClassifier
-from hopfield.models.clustering import ClAM, kmeans_plus_plus
+from hopfield.tasks.classifier import SEPARATIONS, DenseAMClassifier
+from hopfield.tasks.clustering import ClAM, kmeans_plus_plus
 
-__all__ = ["AssociativeMemory", "ClAMClustering", "HopfieldClassifier"]
+__all__ = ["AssociativeMemoryEstimator", "ClAMClustering", "HopfieldClassifier"]
+
+
+def __getattr__(name: str) -> Any:
+    """``AssociativeMemory`` is the deprecated name of :class:`AssociativeMemoryEstimator`."""
+    return moved_attribute(__name__, name)
 
 _DTYPE = torch.float64
 
@@ -99,7 +105,7 @@ class HopfieldClassifier(ClassifierMixin, BaseEstimator):
 
     Attributes:
         classes_: the class labels ``(C,)``.
-        model_: the trained :class:`~hopfield.models.classifier.DenseAMClassifier`.
+        model_: the trained :class:`~hopfield.tasks.classifier.DenseAMClassifier`.
         mean_, scale_: the standardisation of the inputs.
         loss_curve_: mean training loss per epoch.
     """
@@ -228,7 +234,7 @@ class ClAMClustering(ClusterMixin, BaseEstimator):
             prototypes whose basin holds no training point are dropped, so
             ``k' ≤ n_clusters`` and ``labels_`` are ``0, …, k' − 1``.
         labels_: cluster of each training point.
-        model_: the trained :class:`~hopfield.models.clustering.ClAM`.
+        model_: the trained :class:`~hopfield.tasks.clustering.ClAM`.
         loss_: final reconstruction loss ``mean ‖x − x_T‖²`` (standardised units).
     """
 
@@ -344,7 +350,7 @@ _ALIASES = {
 }
 
 
-class AssociativeMemory(BaseEstimator):
+class AssociativeMemoryEstimator(BaseEstimator):
     """Plain ``store`` / ``retrieve`` / ``complete`` over a model of the zoo.
 
     ``model`` is a name of :data:`hopfield.experiments.zoo.ZOO` or one of the aliases
@@ -411,7 +417,7 @@ class AssociativeMemory(BaseEstimator):
 
         return get_entry(_ALIASES.get(self.model, self.model)).name
 
-    def store(self, X: Any) -> AssociativeMemory:
+    def store(self, X: Any) -> AssociativeMemoryEstimator:
         """Add the patterns ``X`` ``(K, D)`` to the memory (the model is rebuilt over
         every stored pattern, so pattern-dependent defaults stay consistent)."""
         from hopfield.experiments.zoo import build_memory
@@ -433,7 +439,7 @@ class AssociativeMemory(BaseEstimator):
         self.n_features_in_ = int(patterns.shape[1])
         return self
 
-    def fit(self, X: Any, y: Any = None) -> AssociativeMemory:
+    def fit(self, X: Any, y: Any = None) -> AssociativeMemoryEstimator:
         """Forget everything, then :meth:`store` ``X`` (``y`` ignored)."""
         for name in ("memory_", "patterns_", "n_features_in_"):
             if hasattr(self, name):

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hopfield.models.patches import (
+from hopfield.models.energy_transformer_patches import (
     ImageTokenizer,
     check_image_geometry,
     patchify,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hopfield.models.classifier import DenseAMClassifier
+from hopfield.tasks.classifier import DenseAMClassifier
 
 F64 = torch.float64
 

@@ -14,7 +14,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from hopfield import io
+from hopfield.io import model_files as io
 
 # --------------------------------------------------------------------------- helpers
 
@@ -356,7 +356,9 @@ def test_mismatched_dtype_raises_value_error(tmp_path: Path) -> None:
         io.load(path)
 
 
-@pytest.mark.parametrize("name", ["os.system", "builtins.eval", "tests.test_io._Unregistered"])
+@pytest.mark.parametrize(
+    "name", ["os.system", "builtins.eval", "tests.io.test_model_files._Unregistered"]
+)
 def test_unknown_class_raises_value_error_without_importing(tmp_path: Path, name: str) -> None:
     path = tmp_path / "evil.safetensors"
     io._write(path, {}, {"hopfield.config": "{}", "hopfield.class": name})

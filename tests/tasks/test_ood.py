@@ -1,4 +1,4 @@
-"""hopfield.ood: LSE-energy OOD scores, border energy, AUROC and FPR@95."""
+"""hopfield.tasks.ood: LSE-energy OOD scores, border energy, AUROC and FPR@95."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from hopfield.data import load_dataset
 from hopfield.nn import lse_energy
-from hopfield.ood import (
+from hopfield.tasks.ood import (
     HopfieldOODScorer,
     auroc,
     fpr_at_tpr,
