@@ -109,6 +109,29 @@ def trial_seeds(seed: int, num_patterns: int, trial: int) -> tuple[int, int]:
 
 
 
+def _check_search(
+    criterion: str,
+    max_error: float,
+    confidence: float,
+    flip_probability: float,
+    max_steps: int,
+    k_min: int,
+    k_max: int | None,
+) -> None:
+    """Validate the remaining arguments of :func:`capacity_search`."""
+    if criterion not in _CRITERIA:
+        raise ValueError(f"criterion must be one of {_CRITERIA}, got {criterion!r}")
+    if not 0.0 <= max_error < 1.0:
+        raise ValueError(f"max_error must lie in [0, 1), got {max_error}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    if not 0.0 <= flip_probability <= 1.0:
+        raise ValueError(f"flip_probability must lie in [0, 1], got {flip_probability}")
+    check_int(max_steps, "max_steps", 1)
+    if k_max is not None and check_int(k_max, "k_max", k_min) > 1 << 20:
+        raise ValueError(f"k_max must be ≤ 2**20, got {k_max}")
+
+
 def capacity_search(
     make_model: Callable[[int, int], AssociativeMemory],
     num_neurons: int,
@@ -144,20 +167,10 @@ def capacity_search(
         progress: called with each new :class:`CapacityPoint` (e.g. to drive a bar).
     """
     num_neurons = check_int(num_neurons, "num_neurons", 1)
-    if criterion not in _CRITERIA:
-        raise ValueError(f"criterion must be one of {_CRITERIA}, got {criterion!r}")
-    if not 0.0 <= max_error < 1.0:
-        raise ValueError(f"max_error must lie in [0, 1), got {max_error}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
-    if not 0.0 <= flip_probability <= 1.0:
-        raise ValueError(f"flip_probability must lie in [0, 1], got {flip_probability}")
     k_min = check_int(k_min, "k_min", 1)
     trials = check_int(trials, "trials", 1)
     seed = check_int(seed, "seed", 0)
-    check_int(max_steps, "max_steps", 1)
-    if k_max is not None and check_int(k_max, "k_max", k_min) > 1 << 20:
-        raise ValueError(f"k_max must be ≤ 2**20, got {k_max}")
+    _check_search(criterion, max_error, confidence, flip_probability, max_steps, k_min, k_max)
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     cache: dict[int, CapacityPoint] = {}
 
