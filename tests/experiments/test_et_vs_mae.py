@@ -19,7 +19,7 @@ from hopfield.experiments.et_vs_mae.compare import (
 )
 from hopfield.experiments.et_vs_mae.vit_mae import vit_matching_parameters
 from hopfield.experiments.params import count_parameters
-from hopfield.models.patches import random_patch_mask
+from hopfield.models.energy_transformer_patches import random_patch_mask
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("HOPFIELD_DATA", REPO.parent / "shared" / "data"))

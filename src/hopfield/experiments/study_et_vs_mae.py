@@ -6,7 +6,8 @@
 The seed slide's claim for the Energy Transformer (Hoover et al. 2023) is parameter
 efficiency against transformers. This study measures it on real 28×28 images: 4×4
 patches (49 tokens), half of them masked, and four kinds of predictor of the hidden
-patches, all fed the same tokens (:class:`~hopfield.models.patches.ImageTokenizer`):
+patches, all fed the same tokens
+(:class:`~hopfield.models.energy_transformer_patches.ImageTokenizer`):
 
 * the Energy Transformer — one shared energy block unrolled ``T`` steps;
 * a ViT masked autoencoder with about the ET's parameter count (``vit-same``);
@@ -36,7 +37,7 @@ import torch
 
 from hopfield.experiments.et_vs_mae.compare import CompareConfig, baseline_patches, predictor
 from hopfield.experiments.et_vs_mae.study import DatasetResult, compare_on_dataset
-from hopfield.models.patches import patchify, unpatchify
+from hopfield.models.energy_transformer_patches import patchify, unpatchify
 
 __all__ = ["QUICK", "add_arguments", "config_for", "run"]
 

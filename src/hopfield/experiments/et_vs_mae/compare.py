@@ -32,7 +32,7 @@ from hopfield.experiments.et_vs_mae.vit_mae import vit_matching_parameters
 from hopfield.experiments.params import count_parameters
 from hopfield.experiments.train_et import masked_mse
 from hopfield.models.energy_transformer import EnergyTransformer
-from hopfield.models.patches import patchify, random_patch_mask
+from hopfield.models.energy_transformer_patches import patchify, random_patch_mask
 
 __all__ = [
     "CompareConfig",

@@ -25,7 +25,7 @@ from hopfield.experiments.et_vs_mae.compare import (
     summarise,
     train_model,
 )
-from hopfield.models.patches import random_patch_mask
+from hopfield.models.energy_transformer_patches import random_patch_mask
 
 __all__ = ["DatasetResult", "compare_on_dataset", "load_split"]
 

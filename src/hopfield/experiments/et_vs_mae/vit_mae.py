@@ -1,7 +1,7 @@
 """ViT masked autoencoders sized against an Energy Transformer.
 
 The baseline is :class:`hopfield.experiments.params.TransformerMIM`: the ET's exact
-front end (:class:`~hopfield.models.patches.ImageTokenizer`: pixel normalisation,
+front end (:class:`~hopfield.models.energy_transformer_patches.ImageTokenizer`: pixel normalisation,
 linear patch embedding, learned position embeddings, the MASK token in place of
 every hidden patch, CLS token) and its linear patch read-out, with ``depth``
 ordinary pre-LayerNorm transformer blocks in between instead of one energy block
