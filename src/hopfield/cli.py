@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hopfield.experiments.train_et",
     "hopfield.experiments.params",
     "hopfield.experiments.studies",
+    "hopfield.explore.command",
 )
 
 
