@@ -62,8 +62,10 @@ def test_index_and_static_files_are_served_locally(client: TestClient) -> None:
 
 def test_options_lists_registry_memories_and_limits(client: TestClient) -> None:
     options = client.get("/api/options").json()
-    names = [m["name"] for m in options["models"]]
-    assert "modern-dot" in names and "hopfield-hebbian" in names
+    models = {m["name"]: m for m in options["models"]}
+    assert models["modern-dot"]["has_beta"] and not models["hopfield-hebbian"]["has_beta"]
+    assert models["hopfield-hebbian"]["binary"] and not models["modern-dot"]["binary"]
+    assert not models["modern-dot"]["has_step_size"]
     assert options["pattern_sets"] == ["glyphs", "digits", "random", "drawn"]
     assert set(options["energies"]) == {"lse", "lsr", "polynomial", "random-features"}
     assert options["limits"]["max_side"] == 32

@@ -32,6 +32,7 @@ class MemoryInfo:
     paper: str
     has_beta: bool
     default_beta: float | None
+    has_step_size: bool
 
 
 def memory_catalogue() -> list[MemoryInfo]:
@@ -41,7 +42,11 @@ def memory_catalogue() -> list[MemoryInfo]:
         entry = zoo.get_entry(name)
         fixed = entry.default_beta if isinstance(entry.default_beta, float) else None
         has_beta = entry.default_beta is not None
-        infos.append(MemoryInfo(name, entry.binary, entry.energy, entry.paper, has_beta, fixed))
+        recall = getattr(entry.load_class(), "recall", None)
+        has_step = recall is not None and "step_size" in inspect.signature(recall).parameters
+        infos.append(
+            MemoryInfo(name, entry.binary, entry.energy, entry.paper, has_beta, fixed, has_step)
+        )
     return infos
 
 

@@ -132,6 +132,8 @@ function updateModelNote() {
   $("beta").disabled = !model.has_beta;
   $("beta").placeholder = model.has_beta
     ? (model.default_beta === null ? "auto" : String(model.default_beta)) : "n/a";
+  $("step-size").disabled = !model.has_step_size;
+  $("step-size").placeholder = model.has_step_size ? "default" : "n/a";
   $("model-note").textContent = `${model.energy} — ${model.paper}` +
     (model.binary ? " (±1 states: the query is binarised)" : "");
   Recall.started = false;
@@ -244,6 +246,13 @@ function setupRecallView() {
       Recall.side = Number($("pattern-side").value);
       setQuery(blankGrid(Recall.side));
     }
+  });
+  $("pattern-side").addEventListener("change", () => {
+    if ($("pattern-set").value !== "drawn") return;
+    Recall.side = Number($("pattern-side").value);
+    Recall.drawn = [];
+    $("drawn-count").textContent = "0 drawn";
+    setQuery(blankGrid(Recall.side));
   });
   $("add-drawn").addEventListener("click", () => {
     Recall.drawn.push(Recall.query.map((v) => (v >= 0 ? 1 : -1)));
