@@ -48,7 +48,6 @@ import importlib
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,6 +55,8 @@ from typing import Any, TypeVar
 import safetensors.torch
 import torch
 from torch import nn
+
+from hopfield.io.atomic import create_temporary
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -190,7 +191,7 @@ def _checksum(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]) 
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file in the same directory + fsync + rename."""
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp_name = create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -47,7 +47,6 @@ import json
 import mmap
 import os
 import struct
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -59,6 +58,7 @@ from safetensors import SafetensorError, safe_open
 
 from hopfield._deprecated import moved_attribute
 from hopfield._validation import check_finite, check_rank, check_tensor
+from hopfield.io.atomic import create_temporary
 
 __all__ = [
     "MMAP_BLOCK_BYTES",
@@ -386,8 +386,7 @@ class PatternWriter:
         self.dtype = dtype
         self.key = key
         self.num_patterns = 0
-        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        self._temp = Path(temp)
+        fd, self._temp = create_temporary(self.path, suffix="")
         self._handle: Any = os.fdopen(fd, "wb")
         self._handle.write(b"\0" * self._header_bytes)
 
