@@ -48,6 +48,7 @@ MODULE_LAYERS: dict[str, str] = {
     # Pattern stores are storage primitives (they import only the foundation), so the
     # memories that read them (StreamingMemory, ShardedMemory) can sit below io.
     "hopfield.io.pattern_store": "ops",
+    "hopfield.io.atomic": "ops",  # the atomic-write helper the pattern stores use
 }
 """Modules ranked like another part than their package (named here, one reason each)."""
 
