@@ -121,3 +121,50 @@ def test_beta_slider_merges_basins(page: Any, screenshots: Path) -> None:
     page.wait_for_function("Landscape.paths.length === 3", timeout=30_000)
     assert _minima(page) == 3
     page.screenshot(path=str(screenshots / "landscape_high_beta.png"), full_page=True)
+
+
+def _drag(page: Any, cells: list[tuple[int, int]], side: int) -> None:
+    """Press the mouse on the first grid cell (row, column), move through the others."""
+    box = page.locator("#query-grid").bounding_box()
+
+    def at(cell: tuple[int, int]) -> tuple[float, float]:
+        row, column = cell
+        return (
+            box["x"] + (column + 0.5) * box["width"] / side,
+            box["y"] + (row + 0.5) * box["height"] / side,
+        )
+
+    page.mouse.move(*at(cells[0]))
+    page.mouse.down()
+    for cell in cells[1:]:
+        page.mouse.move(*at(cell), steps=2)
+    page.mouse.up()
+
+
+def test_drawn_patterns_are_stored_and_a_mouse_erased_query_recalled(page: Any) -> None:
+    side = 8
+    page.select_option("#pattern-set", "drawn")
+    page.fill("#pattern-side", str(side))
+    page.dispatch_event("#pattern-side", "change")
+    bar = [(row, 2) for row in range(side)]
+    cross = [(3, column) for column in range(side)]
+    for stroke in (bar, cross):
+        _drag(page, stroke, side)
+        page.click("#add-drawn")
+    assert page.text_content("#drawn-count") == "2 drawn"
+    page.click("#store-button")
+    page.wait_for_selector("#stored figure:nth-child(2)", timeout=30_000)
+    patterns = page.evaluate("Recall.patterns")
+    assert sum(v == 1 for v in patterns[0]) == side and patterns[0][2] == 1  # column 2 inked
+    assert all(patterns[1][3 * side + c] == 1 for c in range(side))  # row 3 inked
+
+    page.click("#stored figure:nth-child(1)")
+    page.check("input[name=brush][value='-1']")
+    _drag(page, [(row, 2) for row in range(3)], side)  # erase the top of the bar
+    query = page.evaluate("Recall.query")
+    assert sum(v == 1 for v in query) == side - 3
+    page.select_option("#model", "hopfield-hebbian")
+    page.click("#run")
+    page.wait_for_selector("body[data-recall-done='1']", timeout=60_000)
+    assert json.loads(page.get_attribute("#state-grid", "data-state")) == patterns[0]
+    assert page.text_content("#nearest-label") == "drawn 0"

@@ -242,14 +242,17 @@ function setupRecallView() {
   $("pattern-count").max = options.limits.max_patterns;
   $("pattern-set").addEventListener("change", () => {
     $("drawn-row").hidden = $("pattern-set").value !== "drawn";
+    $("pattern-side").disabled = $("pattern-set").value === "digits";  // always 8×8
+    $("pattern-count").disabled = $("pattern-set").value === "drawn";
     if ($("pattern-set").value === "drawn") {
       Recall.side = Number($("pattern-side").value);
       setQuery(blankGrid(Recall.side));
     }
   });
   $("pattern-side").addEventListener("change", () => {
-    if ($("pattern-set").value !== "drawn") return;
-    Recall.side = Number($("pattern-side").value);
+    const side = Number($("pattern-side").value);
+    if ($("pattern-set").value !== "drawn" || side === Recall.side) return;
+    Recall.side = side;
     Recall.drawn = [];
     $("drawn-count").textContent = "0 drawn";
     setQuery(blankGrid(Recall.side));
