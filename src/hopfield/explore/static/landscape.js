@@ -191,11 +191,12 @@ async function refreshLandscape() {
     Landscape.grid = grid;
     $("landscape").dataset.beta = String(body.beta);
     $("landscape").dataset.energy = body.energy;
+    const word = grid.count === 1 ? "minimum" : "minima";
     $("minima-count").textContent = String(grid.count);
-    $("minima-word").textContent = grid.count === 1 ? "minimum" : "minima";
+    $("minima-word").textContent = word;
     $("landscape").dataset.minima = String(grid.count);
     drawLandscape();
-    setStatus(`${$("energy").value} at β = ${landscapeBeta().toFixed(2)}: ${grid.count} minima`);
+    setStatus(`${body.energy} at β = ${body.beta.toFixed(2)}: ${grid.count} ${word}`);
   } catch (error) { reportError(error); }
 }
 
