@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e '.[dev,explore]'
+	$(PY) -m pip install -q -e '.[dev,explore,faiss]'
 	touch $(STAMP)
 
 demo: $(STAMP)

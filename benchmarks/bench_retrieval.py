@@ -1,28 +1,39 @@
-"""Benchmark: one streamed retrieval step of dense associative memories vs a naive reference.
+"""Benchmark: one retrieval step of dense associative memories against the machine's floor.
 
-Kernels (``hopfield.ops.streaming``), one step from ``B`` queries over ``K`` memories
-of dimension ``D``:
+One step from ``B`` queries over ``K`` memories of dimension ``D = 256``:
 
-* **LSE** (modern Hopfield, Ramsauer et al. 2020): ``x ← Ξᵀ softmax(β Ξ x)``;
+* **lse** (modern Hopfield, Ramsauer et al. 2020): ``x ← Ξᵀ softmax(β Ξ x)``,
+  ``β = 1/√D``, through :func:`hopfield.ops.lse_retrieve` (``kernel="auto"``: the
+  one-pass native or fused kernel for few queries, the chunk loop otherwise);
 * **poly** (Dense AM, Krotov & Hopfield 2016, ``F(z) = z³``): ``x ← Ξᵀ F'(Ξ x)``;
-* **LSR** (Epanechnikov, Hoover et al. 2025): ``x ← mean of the active memories``.
+* **lsr** (Epanechnikov, Hoover et al. 2025): ``x ← mean of the active memories``.
 
-Naive reference (written here): the full ``(B, K)`` similarity matrix and
-``torch.softmax`` / elementwise ops / ``cdist``; skipped when its temporaries would
-need more than 4 GiB.
+Per case, measured in the same run and interleaved (median of ``--repeats`` rounds,
+each round times every contender once, so a burst of load hits all of them):
 
-Counts per step: FLOP = ``2·B·K·D`` (scores) + ``2·B·K·D`` (values) = ``4·B·K·D``;
-bytes = ``4·K·D`` (the memories are read once, fp32). Ceilings are measured in the
-same run: fp32 matmul rate (a square ``torch.mm``) and copy bandwidth (a large
-tensor copy, read + write bytes). The bound of a case is the larger of
-``bytes / bandwidth`` and ``FLOP / matmul rate``; "% of bound" is that time over
-the measured time (B = 1 is bandwidth-bound, B = 1024 compute-bound).
+* ``ours``: the library kernel; ``ref``: the explicit reference written here (the
+  full ``(B, K)`` score matrix, ``torch.softmax`` / elementwise ops / ``cdist``;
+  skipped when its temporaries would exceed 4 GiB);
+* ``floor``: a plain reduction over the same keys (``keys.sum()``): the time to read
+  the ``4·K·D`` bytes once, which no step can beat;
+* ``flop``: the compute bound, ``4·B·K·D`` FLOP at the matmul rate: twice the time
+  of ``Q Ξᵀ`` on a cache-resident 4096-row slice, scaled to ``K`` (also interleaved;
+  the fp32 matmul rate of a square product, ``machine.measure_ceilings``, is printed
+  at start-up);
+* ``%floor``: ``max(floor, flop) / ours`` (100% = at the machine's bound).
 
-Peak memory: on CUDA ``torch.cuda.max_memory_allocated``; on CPU the peak RSS
-(``VmHWM``, reset through ``/proc/self/clear_refs``) minus the RSS before the
-call, i.e. the temporaries of the step.
+A "kernel choice" section first times the candidate ways to read the keys at
+``B = 1`` (plain reduction, MKL matrix-vector product, the native one-pass kernel,
+PyTorch's fused attention kernel, the chunk loop) and prints which one ``"auto"``
+uses and why.
 
-Usage: ``python benchmarks/bench_retrieval.py [--quick] [--out PATH] [--device cpu]``.
+``--contended`` also runs every case with one competing single-threaded process
+(a CPU spin loop that stops itself after at most ``--contend-seconds``) and prints,
+per case, loaded/idle for ours and for the reference: robust kernels degrade no
+more than the reference.
+
+Stores: fp32 keys (the ``STORES`` table is the hook for bf16 / int8 stores).
+Usage: ``python benchmarks/bench_retrieval.py [--quick] [--contended] [--out PATH]``.
 """
 
 from __future__ import annotations
@@ -31,7 +42,8 @@ import argparse
 import json
 import math
 import platform
-import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,17 +52,18 @@ from typing import Any
 import torch
 
 import machine
-from hopfield.ops.streaming import (
-    lse_retrieve,
-    lsr_retrieve,
-    polynomial_retrieve,
-    resolve_chunk_size,
-)
+from hopfield.ops import lse_retrieve, lsr_retrieve, polynomial_retrieve
+from hopfield.ops.few_queries import plan_kernel
+from hopfield.ops.native import native_available
 
 __all__ = ["main"]
 
 NAIVE_LIMIT_BYTES = 4 * 2**30
 DIM = 256
+STORES: dict[str, torch.dtype] = {"fp32": torch.float32}
+"""Key stores benchmarked (name -> dtype); low-precision stores join here."""
+
+Step = Callable[[], object]
 
 
 # --------------------------------------------------------------------------- references
@@ -73,19 +86,7 @@ def naive_lsr(queries: torch.Tensor, keys: torch.Tensor, beta: float) -> torch.T
     return (active @ keys) / active.sum(dim=1, keepdim=True).clamp_min(1.0)
 
 
-# --------------------------------------------------------------------------- measurement
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _rss_kib() -> tuple[int, int]:
-    text = Path("/proc/self/status").read_text()
-    hwm = re.search(r"VmHWM:\s+(\d+)", text)
-    rss = re.search(r"VmRSS:\s+(\d+)", text)
-    return (int(hwm.group(1)) if hwm else 0), (int(rss.group(1)) if rss else 0)
+# --------------------------------------------------------------------------- timing
 
 
 def _load_average() -> float:
@@ -95,256 +96,273 @@ def _load_average() -> float:
         return float("nan")
 
 
-def peak_temp_bytes(fn: Callable[[], object], device: torch.device) -> int | None:
-    """Peak extra memory of one call (CUDA allocator peak, or CPU peak-RSS delta)."""
-    if device.type == "cuda":
-        _sync(device)
-        base = torch.cuda.memory_allocated(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        fn()
-        _sync(device)
-        return int(torch.cuda.max_memory_allocated(device) - base)
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return None
-    _, before = _rss_kib()
-    fn()
-    peak, _ = _rss_kib()
-    return max(0, peak - before) * 1024
+class Competitor:
+    """One single-threaded CPU spin loop in a child process (stops itself after
+    ``seconds``; :meth:`stop` ends it earlier)."""
+
+    def __init__(self, seconds: float) -> None:
+        code = (
+            "import time\nend = time.monotonic() + float(__import__('sys').argv[1])\n"
+            "x = 0\nwhile time.monotonic() < end:\n    x += 1\n"
+        )
+        self.process = subprocess.Popen([sys.executable, "-c", code, str(seconds)])
+        time.sleep(0.2)  # let it reach its loop
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
-def time_call(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
-    """Best (minimum) seconds of ``repeats`` calls after one warm-up.
-
-    The minimum, not the median: on a shared machine the other processes only
-    ever add time, so the fastest run is the best estimate of the kernel's cost.
-    """
-    fn()
-    _sync(device)
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        samples.append(time.perf_counter() - start)
-    return min(samples)
+# --------------------------------------------------------------------------- kernel choice
 
 
-def measure_ceilings(device: torch.device) -> dict[str, float]:
-    """fp32 matmul GFLOP/s (2048² mm), copy GB/s (256 MiB, read + write) and the read rate
-    of a plain matrix-vector product over the same 256 MiB (the B=1 reference)."""
-    ceilings = machine.measure_ceilings(matmul_size=2048, copy_mib=256, repeats=5, device=device)
-    matrix = torch.randn(64 * 2**20 // DIM, DIM, device=device)
-    vector = torch.randn(DIM, device=device)
-    mv_s = time_call(lambda: matrix @ vector, device, 5)
-    return {**ceilings, "matvec_read_gbps": matrix.numel() * 4 / mv_s / 1e9}
+def kernel_choice(keys: torch.Tensor, beta: float, repeats: int) -> dict[str, Any]:
+    """Time the ways of reading the keys once at B = 1 and say what ``"auto"`` uses."""
+    query = keys[:1] + 0.3 * torch.randn(1, DIM) / math.sqrt(DIM)
+    steps: dict[str, Step] = {
+        "plain reduction keys.sum()": lambda: keys.sum(),
+        "matrix-vector keys @ q (MKL)": lambda: keys @ query[0],
+        "lse chunk loop": lambda: lse_retrieve(query, keys, None, beta, kernel="chunked"),
+        "lse sdpa (fused, no compiler)": lambda: lse_retrieve(
+            query, keys, None, beta, kernel="sdpa"
+        ),
+    }
+    if native_available():
+        steps["lse native (one pass, C)"] = lambda: lse_retrieve(
+            query, keys, None, beta, kernel="native"
+        )
+    seconds = machine.interleaved_medians(steps, repeats)
+    nbytes = keys.numel() * keys.element_size()
+    chosen = plan_kernel("auto", query, keys, None, grad=False)
+    print(f"kernel choice at B=1, K={keys.shape[0]:.0e}, D={DIM} (fp32, median of {repeats}):")
+    for name, value in seconds.items():
+        print(f"  {name:<32} {value * 1e3:8.2f} ms  {nbytes / value / 1e9:6.1f} GB/s")
+    reduction = seconds["plain reduction keys.sum()"]
+    gemv = seconds["matrix-vector keys @ q (MKL)"]
+    verdict = "slow" if gemv > reduction / 0.6 else "not slow"
+    print(
+        f"  -> the matrix-vector product reads at {reduction / gemv:.0%} of the reduction's "
+        f"rate here ({verdict}); 'auto' uses the '{chosen}' kernel for B ≤ 4: "
+        + (
+            "one pass, no per-chunk parallel regions, threads take tasks from a shared "
+            "counter (a thread sharing its core with another process does less)"
+            if chosen == "native"
+            else "no C compiler, so PyTorch's fused attention kernel (one pass, one "
+            "parallel region)"
+        )
+    )
+    return {"B": 1, "K": keys.shape[0], "auto": chosen, "seconds": seconds}
 
 
 # --------------------------------------------------------------------------- cases
 
 
-def _kernels(
-    keys: torch.Tensor, sq_norms: torch.Tensor, beta_lse: float, beta_lsr: float
-) -> dict[str, tuple[Callable[[torch.Tensor], object], Callable[[torch.Tensor], object], int]]:
-    """name -> (streamed, naive, naive temporaries as multiples of B·K·4 bytes)."""
-    return {
+def _contenders(
+    name: str, keys: torch.Tensor, queries: torch.Tensor, sq_norms: torch.Tensor
+) -> tuple[Step, Step | None]:
+    """(ours, explicit reference or None when its temporaries exceed the limit)."""
+    beta_lse, beta_lsr = 1.0 / math.sqrt(DIM), 1.5
+    factor = {"lse": 2, "poly": 2, "lsr": 3}[name]
+    fits = factor * queries.shape[0] * keys.shape[0] * 4 <= NAIVE_LIMIT_BYTES
+    pairs: dict[str, tuple[Step, Step]] = {
         "lse": (
-            lambda q: lse_retrieve(q, keys, None, beta_lse),
-            lambda q: naive_lse(q, keys, beta_lse),
-            2,
+            lambda: lse_retrieve(queries, keys, None, beta_lse),
+            lambda: naive_lse(queries, keys, beta_lse),
         ),
         "poly": (
-            lambda q: polynomial_retrieve(q, keys, None, 3),
-            lambda q: naive_poly(q, keys),
-            2,
+            lambda: polynomial_retrieve(queries, keys, None, 3),
+            lambda: naive_poly(queries, keys),
         ),
         "lsr": (
-            lambda q: lsr_retrieve(q, keys, None, beta_lsr, key_sq_norms=sq_norms),
-            lambda q: naive_lsr(q, keys, beta_lsr),
-            3,
+            lambda: lsr_retrieve(queries, keys, None, beta_lsr, key_sq_norms=sq_norms),
+            lambda: naive_lsr(queries, keys, beta_lsr),
         ),
     }
+    ours, ref = pairs[name]
+    return ours, (ref if fits else None)
 
 
-def local_roofline(queries: torch.Tensor, keys: torch.Tensor, repeats: int) -> dict[str, float]:
-    """Same-moment BLAS reference for one (K, B) case (robust to a shared machine).
-
-    ``read_s``: one plain matvec over all of ``Ξ`` (the memories read once, as the
-    streamed kernel does); ``two_matmul_s``: twice the time of ``Q Ξ_cᵀ`` on a
-    cache-resident 4096-row slice, scaled to ``K`` (the two matmuls at full BLAS
-    speed). ``bound_s`` is the larger: no step can beat it.
-    """
-    device = queries.device
-    num_memories = keys.shape[0]
-    rows = min(num_memories, 4096)
-    read_s = time_call(lambda: keys @ queries[0], device, repeats)
-    block = keys[:rows]
-    mm_s = time_call(lambda: queries @ block.T, device, repeats)
-    two_matmul_s = 2.0 * mm_s * num_memories / rows
-    return {"read_s": read_s, "two_matmul_s": two_matmul_s, "bound_s": max(read_s, two_matmul_s)}
+def _check_result(name: str, keys: torch.Tensor, queries: torch.Tensor) -> float | None:
+    """Relative max error of ours against the explicit reference (lse only, float64)."""
+    if name != "lse" or queries.shape[0] * keys.shape[0] > 2 * 10**7:
+        return None
+    beta = 1.0 / math.sqrt(DIM)
+    want = naive_lse(queries.double(), keys.double(), beta)
+    got = lse_retrieve(queries, keys, None, beta)[0].double()
+    return float((got - want).abs().max() / want.abs().max())
 
 
 def run_case(
     name: str,
-    streamed: Callable[[torch.Tensor], object],
-    naive: Callable[[torch.Tensor], object],
-    naive_factor: int,
+    store: str,
+    keys: torch.Tensor,
     queries: torch.Tensor,
-    num_memories: int,
-    ceilings: dict[str, float],
-    roofline: dict[str, float],
+    sq_norms: torch.Tensor,
     repeats: int,
+    contend_seconds: float | None,
 ) -> dict[str, Any]:
-    device = queries.device
-    batch = queries.shape[0]
-    flops = 4.0 * batch * num_memories * DIM
-    nbytes = 4.0 * num_memories * DIM
-    chunk = resolve_chunk_size(batch, num_memories, DIM, device=device)
-    fast_s = time_call(lambda: streamed(queries), device, repeats)
-    fast_peak = peak_temp_bytes(lambda: streamed(queries), device)
-    naive_bytes = naive_factor * batch * num_memories * 4
-    naive_s: float | None = None
-    naive_peak: int | None = None
-    if naive_bytes <= NAIVE_LIMIT_BYTES:
-        naive_s = time_call(lambda: naive(queries), device, repeats)
-        naive_peak = peak_temp_bytes(lambda: naive(queries), device)
-    bw_s = nbytes / (ceilings["copy_gbps"] * 1e9)
-    fl_s = flops / (ceilings["matmul_gflops"] * 1e9)
-    bound = "bandwidth" if bw_s >= fl_s else "compute"
-    return {
-        "kernel": name,
-        "K": num_memories,
-        "D": DIM,
-        "B": batch,
-        "flop": flops,
-        "bytes": nbytes,
-        "time_s": fast_s,
-        "naive_time_s": naive_s,
-        "speedup": None if naive_s is None else naive_s / fast_s,
-        "peak_bytes": fast_peak,
-        "block_bytes": batch * chunk * 4,
-        "chunk": chunk,
-        "naive_peak_bytes": naive_peak,
-        "naive_skipped": naive_s is None,
-        "naive_estimated_bytes": naive_bytes,
-        "gflops": flops / fast_s / 1e9,
-        "gbps": nbytes / fast_s / 1e9,
-        "bound": bound,
-        "pct_of_bound": 100.0 * max(bw_s, fl_s) / fast_s,
-        "local_roofline": roofline,
-        "pct_of_local_roofline": 100.0 * roofline["bound_s"] / fast_s,
+    batch, num_memories = queries.shape[0], keys.shape[0]
+    ours, ref = _contenders(name, keys, queries, sq_norms)
+    block = keys[: min(num_memories, 4096)].float()
+    steps: dict[str, Step] = {
+        "ours": ours,
+        "floor": lambda: keys.sum(),
+        "matmul": lambda: queries @ block.T,
     }
+    if ref is not None:
+        steps["ref"] = ref
+    idle = machine.interleaved_medians(steps, repeats)
+    # compute bound: two products like Q Ξᵀ on a cache-resident slice, scaled to K
+    flop_s = 2.0 * idle["matmul"] * num_memories / block.shape[0]
+    row: dict[str, Any] = {
+        "kernel": name,
+        "store": store,
+        "K": num_memories,
+        "B": batch,
+        "D": DIM,
+        "auto_kernel": plan_kernel("auto", queries, keys, None, grad=False)
+        if name == "lse"
+        else "chunked",
+        "ours_s": idle["ours"],
+        "ref_s": idle.get("ref"),
+        "floor_s": idle["floor"],
+        "flop_s": flop_s,
+        "pct_of_floor": 100.0 * max(idle["floor"], flop_s) / idle["ours"],
+        "read_gbps": keys.numel() * keys.element_size() / idle["ours"] / 1e9,
+        "rel_error_vs_float64": _check_result(name, keys, queries),
+    }
+    if contend_seconds is not None:
+        competitor = Competitor(contend_seconds)
+        try:
+            loaded = machine.interleaved_medians(steps, repeats)
+        finally:
+            competitor.stop()
+        row["loaded_ours_s"] = loaded["ours"]
+        row["loaded_ref_s"] = loaded.get("ref")
+        row["ours_loaded_over_idle"] = loaded["ours"] / idle["ours"]
+        if "ref" in loaded:
+            row["ref_loaded_over_idle"] = loaded["ref"] / idle["ref"]
+    return row
 
 
-def _fmt_bytes(value: int | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value / 2**20:.1f}M"
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1e3:.2f}"
+
+
+def print_header(contended: bool) -> None:
+    header = (
+        f"{'kern':>4} {'store':>5} {'K':>8} {'B':>5} {'auto':>7} {'ours ms':>9} {'ref ms':>9} "
+        f"{'ref/ours':>8} {'floor ms':>9} {'flop ms':>8} {'%floor':>7} {'GB/s':>6} {'err':>8}"
+    )
+    if contended:
+        header += f" {'ours ld/idle':>12} {'ref ld/idle':>11}"
+    print(header)
 
 
 def print_row(row: dict[str, Any]) -> None:
-    naive = "skipped" if row["naive_skipped"] else f"{row['naive_time_s'] * 1e3:9.2f}"
-    ratio = "-" if row["speedup"] is None else f"{row['speedup']:.2f}x"
-    print(
-        f"{row['kernel']:>4} {row['K']:>8} {row['B']:>5} {row['time_s'] * 1e3:9.2f} {naive:>9} "
-        f"{ratio:>7} {_fmt_bytes(row['peak_bytes']):>9} {_fmt_bytes(row['block_bytes']):>7} "
-        f"{_fmt_bytes(row['naive_peak_bytes']):>9} "
-        f"{row['gbps']:7.1f} {row['gflops']:8.1f} {row['bound']:>9} {row['pct_of_bound']:6.1f}% "
-        f"{row['pct_of_local_roofline']:6.1f}%",
-        flush=True,
+    ratio = "-" if row["ref_s"] is None else f"{row['ref_s'] / row['ours_s']:.2f}x"
+    error = row["rel_error_vs_float64"]
+    line = (
+        f"{row['kernel']:>4} {row['store']:>5} {row['K']:>8} {row['B']:>5} "
+        f"{row['auto_kernel']:>7} {_ms(row['ours_s']):>9} {_ms(row['ref_s']):>9} {ratio:>8} "
+        f"{_ms(row['floor_s']):>9} {_ms(row['flop_s']):>8} {row['pct_of_floor']:6.1f}% "
+        f"{row['read_gbps']:6.1f} {'-' if error is None else f'{error:.1e}':>8}"
     )
+    if "ours_loaded_over_idle" in row:
+        ref_ratio = row.get("ref_loaded_over_idle")
+        line += f" {row['ours_loaded_over_idle']:11.2f}x " + (
+            f"{ref_ratio:10.2f}x" if ref_ratio is not None else f"{'-':>11}"
+        )
+    print(line, flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="K ∈ {1e4, 1e5}, B ∈ {1, 64}")
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="lse only, K=1e5, B ∈ {1, 64}")
+    parser.add_argument("--contended", action="store_true", help="also run under one competitor")
+    parser.add_argument("--contend-seconds", type=float, default=600.0)
     parser.add_argument("--out", default="benchmarks/results/bench_retrieval.json")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--sizes", type=int, nargs="*", help="override the K values")
     parser.add_argument("--batches", type=int, nargs="*", help="override the B values")
-    args = parser.parse_args(argv)
+    parser.add_argument("--kernels", nargs="*", choices=["lse", "poly", "lsr"])
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    torch.manual_seed(args.seed)
     load_before = _load_average()
-    sizes = [10**4, 10**5] if args.quick else [10**4, 10**5, 10**6]
-    batches = [1, 64] if args.quick else [1, 64, 1024]
-    if args.sizes:
-        sizes = args.sizes
-    if args.batches:
-        batches = args.batches
-    ceilings = measure_ceilings(device)
+    sizes = args.sizes or ([10**5] if args.quick else [10**4, 10**5, 10**6])
+    batches = args.batches or ([1, 64] if args.quick else [1, 64, 1024])
+    kernels = args.kernels or (["lse"] if args.quick else ["lse", "poly", "lsr"])
+    ceilings = machine.measure_ceilings(matmul_size=2048, copy_mib=256, repeats=5)
     print(
-        f"device={device} threads={torch.get_num_threads()} "
-        f"matmul={ceilings['matmul_gflops']:.1f} GFLOP/s copy={ceilings['copy_gbps']:.1f} GB/s "
-        f"(plain matvec reads at {ceilings['matvec_read_gbps']:.1f} GB/s; "
-        f"load average {load_before:.1f})"
+        f"cpu: {platform.processor() or platform.machine()}, torch threads "
+        f"{torch.get_num_threads()}, fp32 matmul {ceilings['matmul_gflops']:.0f} GFLOP/s, "
+        f"copy {ceilings['copy_gbps']:.1f} GB/s (read + write); load average "
+        f"{load_before:.1f} (the machine may be shared: compare columns of one row, "
+        "they were measured interleaved)"
     )
-    print("peak = measured peak-RSS delta; block = largest temporary by design (B·C·4 bytes)")
+    choice = kernel_choice(torch.randn(sizes[-1], DIM) / math.sqrt(DIM), 0.0625, args.repeats)
     print(
-        "%bound: vs the ceilings above; %local: vs a same-moment BLAS reference "
-        "(one matvec read of Ξ, or two cache-resident matmuls scaled to K)"
+        "ours = library kernel, ref = explicit full-matrix reference, floor = keys.sum() "
+        "(read the keys once), flop = 4·B·K·D at the (same-moment) matmul rate; %floor = "
+        "max(floor, flop)/ours; err = max|ours − float64| / max|float64| (lse)"
     )
-    print("FLOP/step = 4·B·K·D (two matmuls); bytes/step = 4·K·D (memories read once, fp32)")
-    header = (
-        f"{'kern':>4} {'K':>8} {'B':>5} {'ms':>9} {'naive ms':>9} {'ratio':>7} {'peak':>9} "
-        f"{'block':>7} {'naive pk':>9} {'GB/s':>7} {'GFLOP/s':>8} {'bound':>9} {'%bound':>7} "
-        f"{'%local':>7}"
-    )
-    print(header)
-    gen = torch.Generator(device=device).manual_seed(args.seed)
+    print_header(args.contended)
     rows: list[dict[str, Any]] = []
     for num_memories in sizes:
-        keys = torch.randn(num_memories, DIM, generator=gen, device=device) / math.sqrt(DIM)
-        sq_norms = keys.square().sum(dim=1)
-        # LSR bandwidth: a query near a memory activates a handful of memories.
-        kernels = _kernels(keys, sq_norms, beta_lse=4.0, beta_lsr=1.5)
-        for batch in batches:
-            noise = 0.3 * torch.randn(batch, DIM, generator=gen, device=device)
-            queries = keys[:batch] + noise / math.sqrt(DIM)
-            repeats = 1 if batch * num_memories >= 10**8 else args.repeats
-            roofline = local_roofline(queries, keys, max(repeats, 3))
-            for name, (streamed, naive, factor) in kernels.items():
-                row = run_case(
-                    name,
-                    streamed,
-                    naive,
-                    factor,
-                    queries,
-                    num_memories,
-                    ceilings,
-                    roofline,
-                    repeats,
-                )
-                rows.append(row)
-                print_row(row)
-        del keys, sq_norms, kernels
-    skipped = [f"{r['kernel']} K={r['K']} B={r['B']}" for r in rows if r["naive_skipped"]]
+        for store, dtype in STORES.items():
+            keys = (torch.randn(num_memories, DIM) / math.sqrt(DIM)).to(dtype)
+            sq_norms = keys.float().square().sum(dim=1)
+            for batch in batches:
+                noise = 0.3 * torch.randn(batch, DIM) / math.sqrt(DIM)
+                queries = keys[:batch].float() + noise
+                repeats = 3 if batch * num_memories >= 10**8 else args.repeats
+                contend = args.contend_seconds if args.contended else None
+                for name in kernels:
+                    row = run_case(name, store, keys, queries, sq_norms, ceilings, repeats, contend)
+                    rows.append(row)
+                    print_row(row)
+            del keys, sq_norms
+    _write(args, rows, ceilings, choice, load_before)
+    return 0
+
+
+def _write(
+    args: argparse.Namespace,
+    rows: list[dict[str, Any]],
+    ceilings: dict[str, float],
+    choice: dict[str, Any],
+    load_before: float,
+) -> None:
+    skipped = [f"{r['kernel']} K={r['K']} B={r['B']}" for r in rows if r["ref_s"] is None]
     if skipped:
-        print(f"naive reference skipped (> 4 GiB of temporaries): {', '.join(skipped)}")
+        print(f"reference skipped (> 4 GiB of temporaries): {', '.join(skipped)}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": "bench_retrieval",
-        "device": str(device),
         "platform": platform.platform(),
+        "processor": platform.processor(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "native_kernel": native_available(),
         "quick": args.quick,
+        "contended": args.contended,
         "ceilings": ceilings,
+        "kernel_choice": choice,
         "load_average": {"before": load_before, "after": _load_average()},
-        "timing": "best of repeats after one warm-up",
-        "naive_limit_bytes": NAIVE_LIMIT_BYTES,
+        "timing": f"median of {args.repeats} interleaved rounds after one warm-up",
         "rows": rows,
     }
     out.write_text(json.dumps(payload, indent=2))
     print(f"wrote {out}")
-    return 0
 
 
 if __name__ == "__main__":

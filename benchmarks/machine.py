@@ -7,12 +7,13 @@ numbers are read against what this machine did at that moment, not a datasheet.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 
 import torch
 
-__all__ = ["best_seconds", "measure_ceilings"]
+__all__ = ["best_seconds", "interleaved_medians", "measure_ceilings"]
 
 
 def best_seconds(
@@ -31,6 +32,21 @@ def best_seconds(
             synchronize()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def interleaved_medians(steps: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds per step over ``repeats`` rounds; every round runs each step once
+    (after one warm-up each), so a burst of load from other processes hits all steps
+    alike and their ratios stay meaningful on a shared machine."""
+    for step in steps.values():
+        step()
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def measure_ceilings(

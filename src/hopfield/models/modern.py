@@ -55,6 +55,7 @@ from hopfield._validation import (
 )
 from hopfield.models.base import RecallResult
 from hopfield.models.schedules import Schedule, as_schedule
+from hopfield.ops.ann import AnnIndex, ApproximateTopK, approximate_topk_retrieve
 from hopfield.ops.streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
     NORMALIZERS,
@@ -447,7 +448,9 @@ class ModernHopfield(DenseMemory):
         beta: inverse temperature ``β > 0``.
         similarity: ``"dot"`` or ``"euclidean"``.
         normalizer: ``"softmax"``, ``"sparsemax"`` or ``"entmax15"``.
-        top_k: ``None`` (all memories) or an int ``k ≥ 1``.
+        top_k: ``None`` (all memories), an int ``k ≥ 1``, or
+            :class:`~hopfield.ops.ann.ApproximateTopK` (top-k on the candidates of a
+            faiss index, an approximation: see :mod:`hopfield.ops.ann`).
         chunk_size: memories per chunk (overrides the budget).
         memory_budget_bytes: bound on one ``(B, chunk)`` score block.
     """
@@ -458,7 +461,7 @@ class ModernHopfield(DenseMemory):
         *,
         similarity: str = "dot",
         normalizer: str = "softmax",
-        top_k: int | None = None,
+        top_k: int | ApproximateTopK | dict[str, Any] | None = None,
         chunk_size: int | None = None,
         memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
     ) -> None:
@@ -467,20 +470,27 @@ class ModernHopfield(DenseMemory):
             raise ValueError(f"similarity must be one of {_SIMILARITIES}, got {similarity!r}")
         if normalizer not in NORMALIZERS:
             raise ValueError(f"normalizer must be one of {NORMALIZERS}, got {normalizer!r}")
-        if top_k is not None and (
-            isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1
+        if isinstance(top_k, dict):
+            top_k = ApproximateTopK.from_config(top_k)
+        if (
+            top_k is not None
+            and not isinstance(top_k, ApproximateTopK)
+            and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1)
         ):
             raise ValueError(f"top_k must be None or an int ≥ 1, got {top_k!r}")
         self.similarity = similarity
         self.normalizer = normalizer
         self.top_k = top_k
+        self._ann: tuple[tuple[Any, ...], AnnIndex] | None = None
 
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "similarity": self.similarity,
             "normalizer": self.normalizer,
-            "top_k": self.top_k,
+            "top_k": (
+                self.top_k.get_config() if isinstance(self.top_k, ApproximateTopK) else self.top_k
+            ),
         }
 
     def extra_repr(self) -> str:
@@ -509,6 +519,19 @@ class ModernHopfield(DenseMemory):
 
     def _sparse(self, states: torch.Tensor) -> SparseRetrieval:
         """Top-k or exact sparse retrieval (non-dense normalisers / ``top_k``)."""
+        if isinstance(self.top_k, ApproximateTopK):
+            kwargs = self._kwargs()
+            return approximate_topk_retrieve(
+                states,
+                self.patterns,
+                None,
+                self.beta,
+                self.top_k,
+                index=self._ann_index(),
+                normalizer=self.normalizer,
+                similarity=self.similarity,
+                key_sq_norms=kwargs["key_sq_norms"],
+            )
         if self.top_k is not None:
             k = min(self.top_k, self.num_patterns)
             return topk_retrieve(
@@ -523,6 +546,15 @@ class ModernHopfield(DenseMemory):
         return support_retrieve(
             states, self.patterns, None, self.beta, normalizer=self.normalizer, **self._kwargs()
         )
+
+    def _ann_index(self) -> AnnIndex:
+        """The faiss index over the stored patterns (rebuilt when they change)."""
+        assert isinstance(self.top_k, ApproximateTopK)
+        patterns = self.patterns
+        key = (patterns.data_ptr(), tuple(patterns.shape), patterns._version, self.top_k)
+        if self._ann is None or self._ann[0] != key:
+            self._ann = (key, AnnIndex.build(patterns, self.top_k.index, self.similarity))
+        return self._ann[1]
 
     def _energy_from_lse(self, states: torch.Tensor, logsumexp: torch.Tensor) -> torch.Tensor:
         """``E = −Ω*/β (+ ½‖x‖² for dot)`` from the regularised max ``Ω*``."""

@@ -6,10 +6,17 @@ queries × memories matrix beyond a memory budget: :mod:`~hopfield.ops.lse`
 (log-sum-ReLU), :mod:`~hopfield.ops.separation` (separation-function fields),
 :mod:`~hopfield.ops.topk` (streamed exact top-k and sparse retrieval), with chunk
 planning in :mod:`~hopfield.ops.chunking`; :mod:`hopfield.ops.streaming` re-exports
-them all. :mod:`hopfield.ops.sparse_normalizers` holds exact sparsemax and
+them all. Few-query log-sum-exp steps run one-pass fused kernels
+(:mod:`~hopfield.ops.few_queries`: an optional native C kernel,
+:mod:`~hopfield.ops.native`, or PyTorch's fused attention kernel).
+:mod:`~hopfield.ops.ann` gives approximate top-k through faiss (``hopfield[faiss]``).
+:mod:`hopfield.ops.sparse_normalizers` holds exact sparsemax and
 entmax-1.5.
 """
 
+from hopfield.ops.ann import HNSW, IVF, ApproximateTopK, Flat, approximate_topk_retrieve
+from hopfield.ops.few_queries import KERNELS
+from hopfield.ops.native import native_available
 from hopfield.ops.sparse_normalizers import entmax15, sparsemax
 from hopfield.ops.streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
@@ -33,8 +40,14 @@ from hopfield.ops.streaming import (
 
 __all__ = [
     "DEFAULT_MEMORY_BUDGET_BYTES",
+    "HNSW",
+    "IVF",
+    "KERNELS",
+    "ApproximateTopK",
+    "Flat",
     "LSEPartials",
     "LSRPartials",
+    "approximate_topk_retrieve",
     "combine_lsr_partials",
     "combine_partials",
     "entmax15",
@@ -44,6 +57,7 @@ __all__ = [
     "lsr_partials",
     "lsr_retrieve",
     "merge_topk",
+    "native_available",
     "polynomial_retrieve",
     "resolve_chunk_size",
     "separation_retrieve",

@@ -35,6 +35,7 @@ from hopfield.ops.chunking import (
     resolve_chunk_size,
     score_block,
 )
+from hopfield.ops.few_queries import fused_partials, plan_kernel
 
 __all__ = [
     "LSEPartials",
@@ -74,6 +75,7 @@ def lse_partials(
     key_sq_norms: torch.Tensor | None = None,
     chunk_size: int | None = None,
     budget_bytes: int | None = None,
+    kernel: str = "auto",
 ) -> LSEPartials:
     """Streaming log-sum-exp partials of ``s_μ(x)`` over the memories ``keys``.
 
@@ -83,14 +85,44 @@ def lse_partials(
     matmul per chunk). Partials over disjoint memory sets merge exactly with
     :func:`combine_partials`; an empty ``keys`` gives ``max = −inf``, ``sumexp = 0``.
 
+    ``kernel``: ``"chunked"`` is the chunk loop (``2`` matrix products per chunk of
+    ``C`` rows, see :func:`resolve_chunk_size`); ``"native"`` and ``"sdpa"`` are the
+    one-pass fused kernels of :mod:`hopfield.ops.few_queries` (used only where they
+    apply: no autograd, CPU, float32; otherwise the chunk loop runs); ``"auto"`` uses
+    a fused kernel for up to :data:`~hopfield.ops.few_queries.FEW_QUERIES` queries.
+    All give the same partials up to float rounding.
+
     Shapes: queries ``(B, D)``, keys ``(K, D)``, values ``(K, Dv)`` or ``None``.
     """
     check_operands(queries, keys, values)
     check_similarity(similarity)
     beta = check_beta(beta)
+    grad = needs_grad(queries, keys, values, key_sq_norms)
+    plan = plan_kernel(kernel, queries, keys, values, grad=grad)
+    if plan != "chunked" and keys.shape[0] > 0:
+        return _fused_lse_partials(plan, queries, keys, values, beta, similarity, key_sq_norms)
     return _lse_partials(
         queries, keys, values, beta, similarity, key_sq_norms, chunk_size, budget_bytes
     )
+
+
+def _fused_lse_partials(
+    plan: str,
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor | None,
+    beta: float,
+    similarity: str,
+    key_sq_norms: torch.Tensor | None,
+) -> LSEPartials:
+    bias = None
+    if similarity == "euclidean":
+        bias = key_sq_norms_or_compute(key_sq_norms, keys) * (-0.5 * beta)
+    floor = _exponent_floor(queries.dtype)
+    run_max, run_sum, weighted = fused_partials(plan, queries, keys, values, beta, bias, floor)
+    if similarity == "euclidean":
+        run_max = run_max - (0.5 * beta) * queries.square().sum(dim=1)
+    return LSEPartials(run_max, run_sum, None if values is None else weighted)
 
 
 def _lse_partials(
@@ -206,13 +238,15 @@ def lse_retrieve(
     key_sq_norms: torch.Tensor | None = None,
     chunk_size: int | None = None,
     budget_bytes: int | None = None,
+    kernel: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax retrieval ``Σ_μ softmax_μ(s(x)) v_μ`` and ``logsumexp_μ s_μ(x)``, streamed.
 
     ``s_μ = β ξ_μ·x`` (``"dot"``) or ``−(β/2)‖x − ξ_μ‖²`` (``"euclidean"``). With
     ``values = None`` the keys are the values (auto-association, the modern
     Hopfield update ``x ← Ξᵀ softmax(β Ξ x)``). Returns ``(output (B, Dv),
-    logsumexp (B,))``. Raises ``ValueError`` if ``keys`` is empty.
+    logsumexp (B,))``. ``kernel`` as in :func:`lse_partials`. Raises ``ValueError``
+    if ``keys`` is empty.
     """
     if keys.ndim == 2 and keys.shape[0] == 0:
         raise ValueError("keys must hold at least one memory (K ≥ 1), got K = 0")
@@ -226,6 +260,7 @@ def lse_retrieve(
         key_sq_norms=key_sq_norms,
         chunk_size=chunk_size,
         budget_bytes=budget_bytes,
+        kernel=kernel,
     )
     output, logsumexp = finalize_partials(partials)
     assert output is not None

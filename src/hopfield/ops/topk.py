@@ -35,6 +35,7 @@ __all__ = [
     "NORMALIZERS",
     "SparseRetrieval",
     "merge_topk",
+    "retrieve_selected",
     "support_retrieve",
     "topk_retrieve",
     "topk_scores",
@@ -199,7 +200,7 @@ def _normalize(scores: torch.Tensor, normalizer: str) -> tuple[torch.Tensor, tor
     return weights, (weights * scores).sum(dim=1) + entropy
 
 
-def _retrieve_selected(
+def retrieve_selected(
     queries: torch.Tensor,
     keys: torch.Tensor,
     values: torch.Tensor,
@@ -209,6 +210,9 @@ def _retrieve_selected(
     similarity: str,
     key_sq_norms: torch.Tensor | None,
 ) -> SparseRetrieval:
+    """Retrieval restricted to the memories ``indices`` ``(B, k)`` per query: their scores
+    recomputed from the gathered keys, the normaliser over them and the weighted sum of
+    their values (differentiable; shared by exact and approximate top-k)."""
     scores = _selected_scores(queries, keys, indices, beta, similarity, key_sq_norms)
     weights, max_value = _normalize(scores, normalizer)
     output = torch.einsum("bk,bkd->bd", weights, values[indices])
@@ -254,7 +258,7 @@ def topk_retrieve(
         chunk_size=chunk_size,
         budget_bytes=budget_bytes,
     )
-    return _retrieve_selected(
+    return retrieve_selected(
         queries, keys, vals, indices, float(beta), normalizer, similarity, key_sq_norms
     )
 

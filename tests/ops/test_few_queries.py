@@ -1,0 +1,182 @@
+"""The one-pass few-query kernels (native C and PyTorch's fused attention) agree with
+the chunk loop and a float64 reference, and "auto" falls back where they do not apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from hopfield.ops import lse_partials, lse_retrieve
+from hopfield.ops import native as native_module
+from hopfield.ops.few_queries import FEW_QUERIES, KERNELS, plan_kernel, plan_threads
+from hopfield.ops.native import native_available, native_lse_partials
+
+NATIVE = native_available()
+needs_native = pytest.mark.skipif(
+    not NATIVE, reason="no C compiler here: the native kernel cannot be built (fallbacks tested)"
+)
+
+
+def _reference(
+    queries: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor | None,
+    beta: float,
+    similarity: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Explicit float64 softmax over the full score matrix."""
+    q, k = queries.double(), keys.double()
+    v = k if values is None else values.double()
+    dot = beta * q @ k.T
+    scores = dot if similarity == "dot" else -0.5 * beta * torch.cdist(q, k).square()
+    return torch.softmax(scores, dim=1) @ v, torch.logsumexp(scores, dim=1)
+
+
+def _close(got: tuple[torch.Tensor, torch.Tensor], want: tuple[torch.Tensor, torch.Tensor]) -> None:
+    output, logsumexp = got
+    scale = want[0].abs().max().clamp_min(1e-30)
+    assert float((output.double() - want[0]).abs().max() / scale) < 1e-5
+    torch.testing.assert_close(logsumexp.double(), want[1], rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", ["native", "sdpa", "auto"])
+@pytest.mark.parametrize("similarity", ["dot", "euclidean"])
+@pytest.mark.parametrize(
+    ("num_memories", "dim", "value_dim", "batch"),
+    [(1, 4, 4, 1), (37, 8, 8, 3), (1037, 16, 5, 2), (4099, 32, 32, 5), (20000, 64, 64, 1)],
+)
+def test_fused_kernels_match_the_explicit_reference(
+    kernel: str, similarity: str, num_memories: int, dim: int, value_dim: int, batch: int
+) -> None:
+    if kernel == "native" and not NATIVE:
+        pytest.skip("no C compiler here: the native kernel cannot be built")
+    gen = torch.Generator().manual_seed(num_memories + batch)
+    keys = torch.randn(num_memories, dim, generator=gen)
+    queries = torch.randn(batch, dim, generator=gen)
+    values = None if value_dim == dim else torch.randn(num_memories, value_dim, generator=gen)
+    got = lse_retrieve(queries, keys, values, 0.7, similarity=similarity, kernel=kernel)
+    _close(got, _reference(queries, keys, values, 0.7, similarity))
+
+
+@pytest.mark.parametrize("kernel", ["native", "sdpa"])
+def test_fused_kernels_separate_values_and_energy_only_pass(kernel: str) -> None:
+    if kernel == "native" and not NATIVE:
+        pytest.skip("no C compiler here: the native kernel cannot be built")
+    gen = torch.Generator().manual_seed(1)
+    keys = torch.randn(3000, 16, generator=gen)
+    values = torch.randn(3000, 16, generator=gen)
+    queries = torch.randn(2, 16, generator=gen)
+    fused = lse_partials(queries, keys, values, 0.5, kernel=kernel)
+    chunked = lse_partials(queries, keys, values, 0.5, kernel="chunked", chunk_size=128)
+    assert fused.weighted is not None and chunked.weighted is not None
+    torch.testing.assert_close(
+        fused.weighted / fused.sumexp[:, None], chunked.weighted / chunked.sumexp[:, None]
+    )
+    energy_only = lse_partials(queries, keys, None, 0.5, kernel=kernel)
+    assert energy_only.weighted is None
+    torch.testing.assert_close(
+        energy_only.max + energy_only.sumexp.log(), chunked.max + chunked.sumexp.log()
+    )
+
+
+@needs_native
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
+def test_native_threads_give_the_same_result(threads: int) -> None:
+    gen = torch.Generator().manual_seed(threads)
+    keys = torch.randn(10_000, 32, generator=gen)
+    queries = torch.randn(2, 32, generator=gen)
+    run_max, run_sum, weighted = native_lse_partials(
+        queries, keys, None, 0.9, floor=-69.0, num_threads=threads
+    )
+    want = _reference(queries, keys, None, 0.9, "dot")
+    _close((weighted / run_sum[:, None], run_max + run_sum.log()), want)
+
+
+@needs_native
+def test_native_reads_bfloat16_and_int8_keys() -> None:
+    gen = torch.Generator().manual_seed(3)
+    keys = torch.randn(5000, 16, generator=gen)
+    queries = torch.randn(2, 16, generator=gen)
+    low = keys.to(torch.bfloat16)
+    got = native_lse_partials(queries, low, None, 0.8, floor=-69.0, num_threads=2)
+    want = _reference(queries, low.float(), None, 0.8, "dot")
+    _close((got[2] / got[1][:, None], got[0] + got[1].log()), want)
+    scales = keys.abs().amax(dim=1) / 127.0
+    quantised = (keys / scales[:, None]).round().to(torch.int8)
+    got = native_lse_partials(
+        queries, quantised, None, 0.8, key_scales=scales, floor=-69.0, num_threads=2
+    )
+    want = _reference(queries, quantised.float() * scales[:, None], None, 0.8, "dot")
+    _close((got[2] / got[1][:, None], got[0] + got[1].log()), want)
+
+
+@pytest.mark.parametrize("kernel", ["native", "sdpa"])
+def test_fused_kernels_are_stable_at_huge_beta(kernel: str) -> None:
+    if kernel == "native" and not NATIVE:
+        pytest.skip("no C compiler here: the native kernel cannot be built")
+    gen = torch.Generator().manual_seed(4)
+    keys = torch.randn(2000, 8, generator=gen)
+    queries = keys[:2] + 0.01 * torch.randn(2, 8, generator=gen)
+    output, logsumexp = lse_retrieve(queries, keys, None, 1e6, kernel=kernel)
+    assert torch.isfinite(output).all() and torch.isfinite(logsumexp).all()
+    torch.testing.assert_close(output, keys[(queries @ keys.T).argmax(dim=1)])
+
+
+def test_plan_falls_back_where_fused_kernels_do_not_apply() -> None:
+    keys = torch.randn(100, 8)
+    queries = torch.randn(2, 8)
+    assert plan_kernel("chunked", queries, keys, None, grad=False) == "chunked"
+    assert plan_kernel("auto", queries, keys, None, grad=True) == "chunked"
+    assert plan_kernel("native", queries.double(), keys.double(), None, grad=False) == "chunked"
+    many = torch.randn(FEW_QUERIES + 1, 8)
+    assert plan_kernel("auto", many, keys, None, grad=False) == "chunked"
+    odd_values = torch.randn(100, 3)
+    assert plan_kernel("sdpa", queries, keys, odd_values, grad=False) == "chunked"
+    assert plan_kernel("auto", queries, keys, None, grad=False) in ("native", "sdpa")
+    assert set(KERNELS) == {"auto", "native", "sdpa", "chunked"}
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        plan_kernel("fast", queries, keys, None, grad=False)
+    assert plan_threads(1) == 1
+
+
+def test_autograd_still_flows_with_the_auto_kernel() -> None:
+    keys = torch.randn(50, 4)
+    queries = torch.randn(1, 4, requires_grad=True)
+    output, logsumexp = lse_retrieve(queries, keys, None, 1.0)
+    (output.sum() + logsumexp.sum()).backward()
+    assert queries.grad is not None and torch.isfinite(queries.grad).all()
+
+
+def test_without_a_compiler_auto_uses_the_portable_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default install needs no compiler: with the native kernel disabled, "auto"
+    picks PyTorch's fused kernel and gives the same result."""
+    gen = torch.Generator().manual_seed(5)
+    keys = torch.randn(3000, 16, generator=gen)
+    queries = torch.randn(1, 16, generator=gen)
+    want = _reference(queries, keys, None, 0.6, "dot")
+    monkeypatch.setenv("HOPFIELD_NATIVE", "0")
+    native_module.native_library.cache_clear()
+    try:
+        assert not native_available()
+        assert plan_kernel("auto", queries, keys, None, grad=False) == "sdpa"
+        assert plan_kernel("native", queries, keys, None, grad=False) == "chunked"
+        _close(lse_retrieve(queries, keys, None, 0.6), want)
+        with pytest.raises(RuntimeError, match="not available"):
+            native_lse_partials(queries, keys, None, 0.6, floor=-69.0, num_threads=1)
+    finally:
+        native_module.native_library.cache_clear()
+
+
+def test_native_build_failure_is_not_fatal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A compiler that fails leaves the kernel unavailable (no exception, no file)."""
+    monkeypatch.setenv("HOPFIELD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CC", "false")
+    monkeypatch.setattr(native_module.shutil, "which", lambda name: "/bin/false")
+    native_module.native_library.cache_clear()
+    try:
+        assert native_module.native_library() is None
+        assert not any(p.suffix == ".so" for p in tmp_path.iterdir())
+    finally:
+        native_module.native_library.cache_clear()
