@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                 repeats = 3 if batch * num_memories >= 10**8 else args.repeats
                 contend = args.contend_seconds if args.contended else None
                 for name in kernels:
-                    row = run_case(name, store, keys, queries, sq_norms, ceilings, repeats, contend)
+                    row = run_case(name, store, keys, queries, sq_norms, repeats, contend)
                     rows.append(row)
                     print_row(row)
             del keys, sq_norms

@@ -116,7 +116,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", choices=["clustered", "iid"], default="clustered")
     parser.add_argument("--index", choices=["ivf", "hnsw"], default="ivf")
     parser.add_argument("--nlist", type=int, default=None, help="IVF cells (default 2·√K)")
-    parser.add_argument("--nprobe", type=int, default=32)
+    parser.add_argument("--nprobe", type=int, default=16)
     parser.add_argument("--ef-search", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)

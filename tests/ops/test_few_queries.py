@@ -139,6 +139,9 @@ def test_plan_falls_back_where_fused_kernels_do_not_apply() -> None:
     with pytest.raises(ValueError, match="kernel must be one of"):
         plan_kernel("fast", queries, keys, None, grad=False)
     assert plan_threads(1) == 1
+    assert plan_kernel("native", queries[:0], keys, None, grad=False) == "chunked"
+    output, logsumexp = lse_retrieve(queries[:0], keys, None, 1.0, kernel="native")
+    assert output.shape == (0, 8) and logsumexp.shape == (0,)
 
 
 def test_autograd_still_flows_with_the_auto_kernel() -> None:

@@ -54,7 +54,7 @@ class IVF:
     ``nprobe/nlist`` of the memory)."""
 
     nlist: int | None = None
-    nprobe: int = 32
+    nprobe: int = 16
     train_per_list: int = 40
 
 

@@ -61,8 +61,9 @@ def _sdpa_op() -> object | None:
 
 def plan_threads(num_bytes: int) -> int:
     """Threads for a pass over ``num_bytes`` of keys: at most ``torch.get_num_threads()``,
-    and one per 4 MiB (thread start-up and merging cost more than they save below that)."""
-    return max(1, min(torch.get_num_threads(), num_bytes // _BYTES_PER_THREAD))
+    one per 4 MiB (thread start-up and merging cost more than they save below that),
+    and at most 256 (the native kernel's limit)."""
+    return max(1, min(torch.get_num_threads(), num_bytes // _BYTES_PER_THREAD, 256))
 
 
 def plan_kernel(
@@ -83,7 +84,7 @@ def plan_kernel(
     """
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
-    if kernel == "chunked" or grad or queries.device.type != "cpu":
+    if kernel == "chunked" or grad or queries.device.type != "cpu" or queries.shape[0] == 0:
         return "chunked"
     if kernel == "auto" and queries.shape[0] > FEW_QUERIES:
         return "chunked"
