@@ -6,12 +6,14 @@ import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 from hopfield.experiments import study_sparse_recovery, study_spherical
-from hopfield.experiments.studies import STUDIES
+from hopfield.experiments.runner import write_study_outputs
+from hopfield.experiments.studies import STUDIES, load_study
 from hopfield.models.sparse_recovery import SparseRecoveryMemory, bounded_integer_dataset
 
 
@@ -43,24 +45,24 @@ def test_cli_parses_each_study(tmp_path: Path) -> None:
     for name, module in ((n, STUDIES[n]) for n in ("bw", "sparse-recovery", "spherical")):
         args = parser.parse_args(["study", name, "--quick", "--out", str(tmp_path / name)])
         assert args.quick and args.out == tmp_path / name
-        assert args.func.__module__ == module
+        assert args.func.args[0] is load_study(name) and module.endswith(name.replace("-", "_"))
 
 
-def test_bw_study_quick_through_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from hopfield.cli import main
-
-    assert main(["study", "bw", "--quick", "--out", str(tmp_path)]) == 0
+def test_bw_study_quick_through_cli(quick_study: Any) -> None:
+    run = quick_study("bw")
+    tmp_path = run.out
+    assert run.code == 0
     assert (tmp_path / "bw_retrieval.png").stat().st_size > 1000
     oracle = _rows(tmp_path / "bw_oracle.csv")
     assert oracle and all(float(r["max_mean_error"]) < 1e-10 for r in oracle)
     assert all(float(r["max_sqrt_eig_error"]) < 1e-10 for r in oracle)
-    retrieval = json.loads((tmp_path / "bw.json").read_text())["rows"]
+    retrieval = json.loads((tmp_path / "results.json").read_text())["rows"]
     by_beta = {(r["covariances"], r["beta"]): r for r in retrieval}
     # larger β retrieves more precisely (smaller W₂² after five steps)
     assert (
         by_beta[("commuting", 4.0)]["W2sq_5_median"] < by_beta[("commuting", 1.0)]["W2sq_5_median"]
     )
-    assert "| beta |" in capsys.readouterr().out
+    assert "| beta |" in run.stdout
 
 
 def test_sparse_recovery_tables_and_outputs(tmp_path: Path) -> None:
@@ -74,9 +76,11 @@ def test_sparse_recovery_tables_and_outputs(tmp_path: Path) -> None:
     curve = study_sparse_recovery.neural_learning_curve(data, fresh, 28, (5, 400), seed=0)
     assert curve[1]["max_norm_Bx"] < 1e-3 * curve[0]["max_norm_Bx"]
     results = {"svd_max_norm_Bx": 1e-14, "recovery": table, "neural": curve}
-    summary = study_sparse_recovery.write_sparse_recovery_outputs(tmp_path, results, seed=0)
+    summary, _ = write_study_outputs(
+        tmp_path, study_sparse_recovery.STUDY, study_sparse_recovery.study_result(results)
+    )
     assert (tmp_path / "sparse_recovery.png").stat().st_size > 1000
-    assert len(_rows(tmp_path / "sparse_recovery.csv")) == 2
+    assert len(_rows(tmp_path / "results.csv")) == 2
     assert "exact_recovery" in summary
 
 
@@ -88,26 +92,27 @@ def test_spherical_tables_and_outputs(tmp_path: Path) -> None:
     separations = {row["features"]: row["feature_min_angle_deg"] for row in recall}
     assert separations["uniformity"] > separations["identity"]
     assert counts["uniformity"] >= counts["identity"]
-    summary = study_spherical.write_spherical_outputs(
-        tmp_path, {"tammes": tammes, "recall": recall}, seed=0
+    summary, _ = write_study_outputs(
+        tmp_path,
+        study_spherical.STUDY,
+        study_spherical.study_result({"tammes": tammes, "recall": recall}),
     )
     assert (tmp_path / "spherical.png").stat().st_size > 1000
     assert len(_rows(tmp_path / "feature_map_recall.csv")) == 3
     assert "Tammes" in summary
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", ["sparse-recovery", "spherical"])
-def test_quick_studies_through_cli_slow(name: str, tmp_path: Path) -> None:
-    from hopfield.cli import main
-
-    assert main(["study", name, "--quick", "--out", str(tmp_path)]) == 0
+def test_quick_studies_through_cli(name: str, quick_study: Any) -> None:
+    run = quick_study(name)
+    tmp_path = run.out
+    assert run.code == 0
     if name == "sparse-recovery":
-        rows = _rows(tmp_path / "sparse_recovery.csv")
+        rows = _rows(tmp_path / "results.csv")
         lp = {int(r["corrupted"]): float(r["exact_recovery"]) for r in rows if r["solver"] == "lp"}
         assert lp[10] == 1.0 and lp[20] >= 0.9
     else:
-        tammes = _rows(tmp_path / "tammes.csv")
+        tammes = _rows(tmp_path / "results.csv")
         assert all(abs(float(r["gap_deg"])) < 0.1 for r in tammes)
         recall = _rows(tmp_path / "feature_map_recall.csv")
         counts = {r["features"]: int(r["recalled"]) for r in recall}

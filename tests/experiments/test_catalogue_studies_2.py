@@ -14,7 +14,8 @@ import torch
 
 from hopfield.data.structured import hamming_distances
 from hopfield.experiments import study_capacity, study_kuramoto, study_sedam
-from hopfield.experiments.studies import STUDIES
+from hopfield.experiments.runner import write_study_outputs
+from hopfield.experiments.studies import STUDIES, load_study
 from hopfield.experiments.study_capacity import (
     CapacityConfig,
     dataset_capacity,
@@ -47,7 +48,7 @@ def test_studies_are_registered_and_parsed(tmp_path: Path) -> None:
         assert STUDIES[name] == f"hopfield.experiments.study_{name}"
         args = parser.parse_args(["study", name, "--quick", "--out", str(tmp_path / name)])
         assert args.quick and args.out == tmp_path / name
-        assert args.func.__module__ == STUDIES[name]
+        assert args.func.args[0] is load_study(name)
 
 
 def test_kuramoto_study_through_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,10 +58,10 @@ def test_kuramoto_study_through_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(study_kuramoto.KuramotoConfig, "quick", classmethod(lambda cls: tiny))
     assert main(["study", "kuramoto", "--quick", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "kuramoto.png").stat().st_size > 1000
-    rows = _rows(tmp_path / "kuramoto.csv")
+    rows = _rows(tmp_path / "results.csv")
     assert [(float(r["K2"]), float(r["K4"])) for r in rows] == list(tiny.couplings)
     assert all(float(r["max_grad_at_patterns"]) < 1e-12 for r in rows)
-    payload = json.loads((tmp_path / "kuramoto.json").read_text())
+    payload = json.loads((tmp_path / "results.json").read_text())
     curves = payload["metadata"]["curves"]
     assert len(curves) == 3 and all(len(c["up"]) == 5 for c in curves.values())
 
@@ -74,12 +75,12 @@ def test_sedam_study_through_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(study_sedam.SEDAMConfig, "quick", classmethod(lambda cls: tiny))
     assert main(["study", "sedam", "--quick", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "sedam.png").stat().st_size > 1000
-    rows = _rows(tmp_path / "sedam.csv")
+    rows = _rows(tmp_path / "results.csv")
     assert len(rows) == 4
     low = [r for r in rows if float(r["p"]) == 0.05]
     assert all(abs(float(r["Q_mean"]) - 0.9) < 0.05 for r in low)
     assert all(0.0 < float(r["H_activity"]) < 2.0 for r in rows)
-    critical = json.loads((tmp_path / "sedam.json").read_text())["metadata"]["critical"]
+    critical = json.loads((tmp_path / "results.json").read_text())["tables"]["critical"]
     assert [c["K"] for c in critical] == [2, 8]
 
 
@@ -163,7 +164,9 @@ def test_capacity_study_writes_outputs(tmp_path: Path) -> None:
         max_candidates=4000,
     )
     results = run_capacity_study(config, seed=0)
-    text = study_capacity.write_capacity_outputs(tmp_path, results, config, 0)
+    text, _ = write_study_outputs(
+        tmp_path, study_capacity.STUDY, study_capacity.study_result(results, config)
+    )
     assert (tmp_path / "capacity.png").stat().st_size > 1000
-    assert len(_rows(tmp_path / "capacity.csv")) == 8
+    assert len(_rows(tmp_path / "results.csv")) == 8
     assert "log2_capacity" in text and "capacity_search" in text

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hopfield.experiments import study_camformer, study_delta, study_muon
-from hopfield.experiments.studies import STUDIES
+from hopfield.experiments.studies import STUDIES, load_study
 
 NAMES = ("delta", "camformer", "muon")
 
@@ -26,7 +27,7 @@ def test_studies_are_registered_and_parse() -> None:
     for name in NAMES:
         assert STUDIES[name] == f"hopfield.experiments.study_{name}"
         args = parser.parse_args(["study", name, "--quick", "--out", f"/tmp/{name}"])
-        assert args.quick and args.func.__module__ == STUDIES[name]
+        assert args.quick and args.func.args[0] is load_study(name)
 
 
 # ----------------------------------------------------------------------------- muon
@@ -103,10 +104,10 @@ def test_delta_study_tables() -> None:
 
 
 @pytest.mark.parametrize("name", ["delta", "camformer"])
-def test_quick_study_writes_outputs(name: str, tmp_path: Path) -> None:
-    from hopfield.cli import main
-
-    assert main(["study", name, "--quick", "--out", str(tmp_path)]) == 0
+def test_quick_study_writes_outputs(name: str, quick_study: Any) -> None:
+    run = quick_study(name)
+    tmp_path = run.out
+    assert run.code == 0
     pngs = list(tmp_path.glob("*.png"))
     assert pngs and all(p.stat().st_size > 1000 for p in pngs)
     payload = json.loads(next(tmp_path.glob("*.json")).read_text())
@@ -114,11 +115,11 @@ def test_quick_study_writes_outputs(name: str, tmp_path: Path) -> None:
     assert all(_rows(p) for p in tmp_path.glob("*.csv"))
 
 
-def test_muon_study_through_cli(tmp_path: Path) -> None:
-    from hopfield.cli import main
-
-    assert main(["study", "muon", "--quick", "--out", str(tmp_path)]) == 0
-    rows = _rows(tmp_path / "muon_balance.csv")
+def test_muon_study_through_cli(quick_study: Any) -> None:
+    run = quick_study("muon")
+    tmp_path = run.out
+    assert run.code == 0
+    rows = _rows(tmp_path / "results.csv")
     by = {(r["embedding"], r["optimizer"]): r for r in rows}
     assert float(by[("random", "muon")]["worst_at_stop"]) >= 0.9
     assert float(by[("identity", "gd")]["worst_at_matched"]) < 0.7

@@ -207,14 +207,16 @@ def test_cli_run_writes_figures_and_tables(
         "error_vs_beta.png",
         "retrieval_divergence.png",
         "ring_energy.png",
-        "error_vs_features.csv",
+        "results.csv",
         "error_vs_beta.csv",
         "retrieval_divergence.csv",
         "results.json",
         "summary.md",
     ):
         assert (tmp_path / name).stat().st_size > 0, name
-    results = json.loads((tmp_path / "results.json").read_text())
+    payload = json.loads((tmp_path / "results.json").read_text())
+    results = payload["metadata"]
+    assert payload["tables"]["error_vs_features"][0]["num_features"] == 256
     assert results["config"]["features"] == [256, 1024, 4096]
     assert -0.7 <= results["slopes"]["kernel_error"] <= -0.3
     assert results["ring"]["closed_form_r_star"] == pytest.approx(0.987, abs=1e-3)
@@ -227,7 +229,7 @@ def test_quick_study_slopes_and_ring(tmp_path: Path) -> None:
     """The real ``--quick`` configuration: both slopes near −½, ring numbers reproduced."""
     from hopfield.experiments.kernel_study import run_kernel_study
 
-    results = run_kernel_study(tmp_path, config=KernelStudyConfig.quick(), seed=0)
+    results = run_kernel_study(config=KernelStudyConfig.quick(), seed=0)
     assert -0.6 <= results["slopes"]["kernel_error"] <= -0.4
     assert -0.7 <= results["slopes"]["energy_rel_error"] <= -0.3
     ring = results["ring"]

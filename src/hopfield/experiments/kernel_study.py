@@ -1,6 +1,7 @@
-"""Kernel study: random-feature Dense AM error vs features and β, retrieval, ring check.
+"""Kernel study computations: random-feature Dense AM error vs features and β, ring check.
 
-``hopfield study kernel [--quick] [--out DIR] [--seed S] [--kind trig]`` measures, for
+``hopfield study kernel [--quick] [--out DIR] [--seed S] [--kind trig]`` (tables and
+figures in :mod:`hopfield.experiments.study_kernel`) measures, for
 :class:`~hopfield.models.random_features.RandomFeatureMemory` against the exact
 log-sum-exp memory (Hoover et al. 2024, "Dense Associative Memory Through the Lens of
 Random Features"; tutorial ch. "Kernel"):
@@ -33,21 +34,17 @@ At β = 20 its minimum is R* ≈ 0.987 with E(0) − E(R*) ≈ 0.862. The librar
 
 from __future__ import annotations
 
-import argparse
-import csv
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from hopfield._validation import check_floating, check_positive
 from hopfield.data.generators import make_generator, random_spherical
-from hopfield.experiments import studies
+from hopfield.experiments.runner import Progress, no_progress
 from hopfield.models.random_features import (
     FeatureKind,
     RandomFeatureMemory,
@@ -58,21 +55,17 @@ from hopfield.models.random_features import (
 
 __all__ = [
     "KernelStudyConfig",
-    "add_arguments",
     "error_vs_beta",
     "error_vs_features",
     "fit_loglog_slope",
     "log_i0",
     "near_pattern_queries",
-    "register",
     "retrieval_divergence",
     "ring_energy",
     "ring_energy_from_library",
     "ring_minimum",
     "ring_study",
-    "run",
     "run_kernel_study",
-    "summary_markdown",
     "uniform_ring",
 ]
 
@@ -243,10 +236,12 @@ def _problem(config: KernelStudyConfig, seed: int) -> torch.Tensor:
     return random_spherical(config.num_patterns, config.dim, seed=seed, dtype=config.dtype)
 
 
-def error_vs_features(config: KernelStudyConfig, seed: int = 0) -> list[Row]:
+def error_vs_features(
+    config: KernelStudyConfig, seed: int = 0, *, progress: Progress = no_progress
+) -> list[Row]:
     """Rows ``{num_features, kernel_error, energy_rel_error, …}`` averaged over seeds."""
     per_y: dict[int, list[Row]] = {y: [] for y in config.features}
-    for s in range(config.seeds):
+    for s in progress(range(config.seeds), desc="kernel: error vs Y"):
         patterns = _problem(config, seed + 1000 + s)
         generator = make_generator(seed + 2000 + s)
         queries, _ = near_pattern_queries(
@@ -265,7 +260,9 @@ def error_vs_features(config: KernelStudyConfig, seed: int = 0) -> list[Row]:
     return [{"num_features": y, **_mean_rows(rows, _ERROR_KEYS)} for y, rows in per_y.items()]
 
 
-def error_vs_beta(config: KernelStudyConfig, seed: int = 0) -> list[Row]:
+def error_vs_beta(
+    config: KernelStudyConfig, seed: int = 0, *, progress: Progress = no_progress
+) -> list[Row]:
     """Errors vs β at fixed Y, for queries at one bandwidth and at a fixed distance.
 
     The fixed distance is one bandwidth at ``config.beta``; the same β is used to build
@@ -273,7 +270,7 @@ def error_vs_beta(config: KernelStudyConfig, seed: int = 0) -> list[Row]:
     """
     rows: list[Row] = []
     fixed = _bandwidth(config.beta)
-    for beta in config.betas:
+    for beta in progress(config.betas, desc="kernel: error vs β"):
         for placement, distance in (("bandwidth", _bandwidth(beta)), ("fixed", fixed)):
             runs = []
             for s in range(config.seeds):
@@ -417,131 +414,13 @@ def ring_study(config: KernelStudyConfig, seed: int = 0, points: int = 241) -> d
     }
 
 
-# ----------------------------------------------------------------------------------------
-# Outputs
-# ----------------------------------------------------------------------------------------
-
-
-def _markdown_table(rows: Sequence[Row], columns: Sequence[str]) -> str:
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            return f"{value:.4g}"
-        return str(value)
-
-    head = "| " + " | ".join(columns) + " |"
-    rule = "|" + "|".join("---" for _ in columns) + "|"
-    body = ["| " + " | ".join(cell(row[c]) for c in columns) + " |" for row in rows]
-    return "\n".join([head, rule, *body])
-
-
-def _write_csv(path: Path, rows: Sequence[Row]) -> None:
-    if not rows:
-        return
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def _plot_features(path: Path, rows: Sequence[Row], slopes: dict[str, float]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ys = [r["num_features"] for r in rows]
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for key, label in (
-        ("kernel_error", "kernel |k̂ − k|"),
-        ("energy_rel_error", "energy rel. error"),
-    ):
-        ax.loglog(ys, [r[key] for r in rows], "o-", label=f"{label} (slope {slopes[key]:.2f})")
-    reference = [rows[0]["kernel_error"] * math.sqrt(ys[0] / y) for y in ys]
-    ax.loglog(ys, reference, "k--", lw=0.8, label="∝ 1/√Y")
-    ax.set_xlabel("number of features Y")
-    ax.set_ylabel("mean error")
-    ax.set_title("Random-feature approximation error vs Y")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _plot_beta(path: Path, rows: Sequence[Row]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
-    for placement in ("bandwidth", "fixed"):
-        sub = [r for r in rows if r["queries"] == placement]
-        betas = [r["beta"] for r in sub]
-        axes[0].loglog(betas, [r["kernel_error"] for r in sub], "o-", label=placement)
-        axes[1].loglog(betas, [r["log_sum_error"] for r in sub], "o-", label=placement)
-    axes[0].set_ylabel("kernel |k̂ − k|")
-    axes[1].set_ylabel("β·|E − E_exact| = |log Ŝ − log S|")
-    for ax in axes:
-        ax.set_xlabel("β")
-        ax.legend(title="query distance", fontsize=8)
-    fig.suptitle("Approximation error vs β (same β for memory and exact energy)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _plot_divergence(path: Path, trace: Sequence[Row]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for y in sorted({r["num_features"] for r in trace}):
-        sub = [r for r in trace if r["num_features"] == y and r["step"] > 0]  # t=0: both equal
-        ax.semilogy(
-            [r["step"] for r in sub], [max(r["divergence"], 1e-12) for r in sub], label=f"Y = {y}"
-        )
-    ax.set_xlabel("descent step t")
-    ax.set_ylabel("mean ‖x_exact(t) − x_approx(t)‖")
-    ax.set_title("Retrieval divergence, exact vs random features")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _plot_ring(path: Path, ring: dict[str, Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    r = ring["radius"]
-    ax.plot(r, ring["closed_form"], "k-", lw=2, label="closed form R² + 1 − log I₀(2βR)/β")
-    ax.plot(r, ring["library_exact"], "--", label=f"library exact, K = {ring['memories']}")
-    ax.plot(r, ring["random_features"], ":", label=f"random features, Y = {ring['features']}")
-    ax.axvline(ring["closed_form_r_star"], color="gray", lw=0.8)
-    low, high = min(ring["closed_form"]), max(ring["closed_form"])
-    ax.set_ylim(low - 0.2, high + 0.4)  # floored random-feature values near R = 0 lie above
-    ax.set_xlabel("radius R")
-    ax.set_ylabel("E(R)")
-    ax.set_title(f"Dense uniform ring, β = {ring['beta']:g}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def run_kernel_study(
-    out: Path, *, config: KernelStudyConfig | None = None, seed: int = 0
+    *, config: KernelStudyConfig | None = None, seed: int = 0, progress: Progress = no_progress
 ) -> dict[str, Any]:
-    """Run all four parts, write PNG/CSV/JSON/markdown to ``out`` and return the results."""
+    """Run all four parts (see the module docstring) and return their results."""
     config = KernelStudyConfig() if config is None else config
-    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    features = error_vs_features(config, seed)
+    features = error_vs_features(config, seed, progress=progress)
     fit_rows = [r for r in features if r["num_features"] >= config.energy_fit_min_features]
     slopes = {
         "kernel_error": fit_loglog_slope(
@@ -551,7 +430,7 @@ def run_kernel_study(
             [r["num_features"] for r in fit_rows], [r["energy_rel_error"] for r in fit_rows]
         ),
     }
-    betas = error_vs_beta(config, seed)
+    betas = error_vs_beta(config, seed, progress=progress)
     trace, divergence = retrieval_divergence(config, seed)
     ring = ring_study(config, seed)
     results: dict[str, Any] = {
@@ -568,134 +447,4 @@ def run_kernel_study(
         "ring": ring,
         "seconds": time.perf_counter() - start,
     }
-    _write_outputs(out, results)
     return results
-
-
-def _write_outputs(out: Path, results: dict[str, Any]) -> None:
-    _write_csv(out / "error_vs_features.csv", results["error_vs_features"])
-    _write_csv(out / "error_vs_beta.csv", results["error_vs_beta"])
-    _write_csv(out / "retrieval_divergence.csv", results["retrieval_divergence"])
-    _write_csv(out / "retrieval_trace.csv", results["retrieval_trace"])
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    (out / "summary.md").write_text(summary_markdown(results))
-    _plot_features(out / "error_vs_features.png", results["error_vs_features"], results["slopes"])
-    _plot_beta(out / "error_vs_beta.png", results["error_vs_beta"])
-    _plot_divergence(out / "retrieval_divergence.png", results["retrieval_trace"])
-    _plot_ring(out / "ring_energy.png", results["ring"])
-
-
-def summary_markdown(results: dict[str, Any]) -> str:
-    """The study's tables as markdown."""
-    ring = results["ring"]
-    ring_rows = [
-        {
-            "curve": "closed form",
-            "R*": ring["closed_form_r_star"],
-            "E(0) − E(R*)": ring["closed_form_depth"],
-            "max abs diff vs closed form": 0.0,
-        },
-        {
-            "curve": f"library exact (K={ring['memories']})",
-            "R*": ring["library_grid_minimum"][0],
-            "E(0) − E(R*)": ring["library_grid_minimum"][1],
-            "max abs diff vs closed form": ring["max_abs_library_minus_closed_form"],
-        },
-        {
-            "curve": f"random features (Y={ring['features']}), 0.8 ≤ R ≤ 1.2",
-            "R*": ring["random_features_grid_minimum"][0],
-            "E(0) − E(R*)": "n/a (E(0) below noise)",
-            "max abs diff vs closed form": ring["band_max_abs_random_features_minus_closed_form"],
-        },
-    ]
-    slopes = results["slopes"]
-    parts = [
-        "# Kernel study: random-feature Dense AM (DrDAM)",
-        "",
-        "## Error vs number of features Y",
-        _markdown_table(
-            results["error_vs_features"],
-            [
-                "num_features",
-                "kernel_error",
-                "energy_rel_error",
-                "energy_rel_error_median",
-                "log_sum_error",
-                "floor_rate",
-            ],
-        ),
-        "",
-        f"log-log slope: kernel error {slopes['kernel_error']:.3f}, energy relative error "
-        f"{slopes['energy_rel_error']:.3f} (Y ≥ {results['energy_slope_fit_min_features']}); "
-        "Monte Carlo theory −0.5.",
-        "",
-        "## Error vs β",
-        _markdown_table(
-            results["error_vs_beta"],
-            [
-                "beta",
-                "queries",
-                "distance",
-                "kernel_error",
-                "log_sum_error",
-                "energy_rel_error",
-                "floor_rate",
-            ],
-        ),
-        "",
-        "log_sum_error = β·|E − E_exact| = |log Ŝ − log S| is the scale-free measure here; the",
-        "relative error blows up wherever E_exact ≈ 0 (kernel sum S ≈ 1), whatever the accuracy.",
-        "",
-        "## Retrieval: exact vs approximate gradient descent",
-        _markdown_table(
-            results["retrieval_divergence"],
-            [
-                "num_features",
-                "final_divergence",
-                "approx_retrieval_accuracy",
-                "exact_retrieval_accuracy",
-                "approx_distance_to_source",
-                "exact_distance_to_source",
-            ],
-        ),
-        "",
-        f"## Ring (β = {ring['beta']:g}): E(R) = R² + 1 − (1/β) log I₀(2βR)",
-        _markdown_table(ring_rows, ["curve", "R*", "E(0) − E(R*)", "max abs diff vs closed form"]),
-        "",
-        "Random features cannot resolve the energy at the centre: there the exact kernel sum",
-        "K·e^{−β'/2} (≈ 4·10⁻⁶ for K = 2000, β' = 2β = 40) is far below the estimator's",
-        "noise, so ⟨Φ(x), T⟩ hits the floor; near the ring, where the memories are, the",
-        "approximation is accurate.",
-        "",
-    ]
-    return "\n".join(parts)
-
-
-# ----------------------------------------------------------------------------------------
-# Command line
-# ----------------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``hopfield study kernel`` besides ``--quick/--out/--seed``."""
-    parser.add_argument(
-        "--kind",
-        choices=("trig", "trig_phase", "positive"),
-        default="trig",
-        help="random-feature map (default: trig, the [cos, sin] pair form)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """``hopfield study kernel``: run the study, write ``args.out``, print the tables."""
-    kind = getattr(args, "kind", "trig")
-    config = KernelStudyConfig.quick(kind) if args.quick else KernelStudyConfig(kind=kind)
-    results = run_kernel_study(Path(args.out), config=config, seed=int(args.seed))
-    print(summary_markdown(results))
-    print(f"wrote {args.out} in {results['seconds']:.1f} s")
-    return 0
-
-
-def register(subparsers: Any) -> None:
-    """Register the ``study`` command (all studies, ``kernel`` included)."""
-    studies.register(subparsers)

@@ -20,15 +20,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from hopfield import report
-from hopfield.experiments import zoo
-from hopfield.experiments.demo import (
-    METRIC_COLUMNS,
-    add_common_options,
-    config_from_args,
-    parse_corruption,
-    run_demo,
-)
+from hopfield.experiments import report, zoo
+from hopfield.experiments.demo import run_demo
+from hopfield.experiments.demo_cli import add_common_options, config_from_args
+from hopfield.experiments.demo_config import METRIC_COLUMNS, parse_corruption
 from hopfield.metrics.capacity import CapacityResult, capacity_search
 
 __all__ = ["register", "run_capacity"]

@@ -1,27 +1,28 @@
-"""The ``hopfield study <name>`` command: a registry of studies, each writing to ``runs/``.
+"""The ``hopfield study <name>`` command: a registry of studies, all run by one runner.
 
-A study is a module with
-
-* ``run(args: argparse.Namespace) -> int`` — does the work, writes figures and tables
-  under ``args.out`` (default ``runs/study-<name>``) and prints a summary;
-* optionally ``add_arguments(parser)`` — its own options besides the common ones
-  (``--quick``, ``--out``, ``--seed``).
+Each entry of :data:`STUDIES` names a module with a module-level ``STUDY``
+(:class:`~hopfield.experiments.runner.Study`); :func:`register` adds one sub-command per
+study with the common options (``--quick``, ``--out``, ``--seed``, ``--no-progress``) and
+the study's own, and runs it through :func:`~hopfield.experiments.runner.run_study`,
+which writes the same files for every study (see :mod:`hopfield.experiments.runner`).
 
 Add a study by adding ``name: "module.path"`` to :data:`STUDIES`. Modules are imported
-when the parser is built, so keep heavy imports (matplotlib) inside functions.
+when the parser is built, so keep heavy imports (matplotlib, sklearn) inside functions.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
-from pathlib import Path
 from typing import Any
 
-__all__ = ["STUDIES", "add_common_arguments", "default_out_dir", "register"]
+from hopfield.experiments.runner import Study, add_common_arguments, default_out_dir, run_study
+
+__all__ = ["STUDIES", "add_common_arguments", "default_out_dir", "load_study", "register"]
 
 STUDIES: dict[str, str] = {
-    "kernel": "hopfield.experiments.kernel_study",
+    "kernel": "hopfield.experiments.study_kernel",
     "bw": "hopfield.experiments.study_bw",
     "sparse-recovery": "hopfield.experiments.study_sparse_recovery",
     "spherical": "hopfield.experiments.study_spherical",
@@ -39,24 +40,15 @@ STUDIES: dict[str, str] = {
     "cluster": "hopfield.experiments.study_cluster",
     "et-vs-mae": "hopfield.experiments.study_et_vs_mae",
 }
-"""Study name → module exposing ``run(args)`` (and optionally ``add_arguments(parser)``)."""
+"""Study name → module exposing ``STUDY`` (a :class:`~hopfield.experiments.runner.Study`)."""
 
 
-def default_out_dir(name: str) -> Path:
-    """``runs/study-<name>``, relative to the working directory."""
-    return Path("runs") / f"study-{name}"
-
-
-def add_common_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    """``--quick``, ``--out`` (default ``runs/study-<name>``) and ``--seed``."""
-    parser.add_argument("--quick", action="store_true", help="small, fast version of the study")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=default_out_dir(name),
-        help=f"output folder (default: {default_out_dir(name)})",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="base random seed (default: 0)")
+def load_study(name: str) -> Study:
+    """The :class:`Study` registered as ``name``."""
+    study = importlib.import_module(STUDIES[name]).STUDY
+    if not isinstance(study, Study) or study.name != name:
+        raise TypeError(f"{STUDIES[name]}.STUDY must be a Study named {name!r}")
+    return study
 
 
 def _summary(module: Any) -> str:
@@ -79,10 +71,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=missing_study)
     for name, module_name in STUDIES.items():
         module = importlib.import_module(module_name)
+        study = load_study(name)
         summary = _summary(module)
         study_parser = studies.add_parser(name, help=summary, description=summary)
         add_common_arguments(study_parser, name)
-        add_arguments = getattr(module, "add_arguments", None)
-        if add_arguments is not None:
-            add_arguments(study_parser)
-        study_parser.set_defaults(func=module.run)
+        if study.add_arguments is not None:
+            study.add_arguments(study_parser)
+        study_parser.set_defaults(func=functools.partial(run_study, study))

@@ -13,31 +13,39 @@ radius √(2d) (eigenvalues in [1, 1.1]; d = 10, K = 50, the paper code's settin
    the same with non-commuting random SPD stored covariances;
 3. the final W₂² against each pattern's separation (W₂² to its nearest other pattern).
 
-Writes ``bw_retrieval.png``, ``bw_oracle.csv``, ``bw_retrieval.csv``, ``bw.json``.
+Writes the runner's standard files (``results.*`` = retrieval table, ``summary.md``,
+``index.html``), ``bw_oracle.csv`` and the figure ``bw_retrieval.png``.
 """
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from hopfield.experiments.report import new_figure
+from hopfield.experiments.runner import (
+    Progress,
+    Study,
+    StudyContext,
+    StudyResult,
+    Table,
+    no_progress,
+)
 from hopfield.models.bures_wasserstein import (
     BuresWassersteinMemory,
     commuting_gaussians_on_sphere,
     wasserstein2_squared,
 )
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
 
 __all__ = [
+    "STUDY",
     "commuting_oracle_error",
     "perturbed_gaussians",
     "random_spd_gaussians",
     "retrieval_trace",
-    "run",
     "run_bw_study",
+    "study_result",
 ]
 
 F64 = torch.float64
@@ -105,7 +113,9 @@ def retrieval_trace(
     return torch.stack(rows), separation
 
 
-def run_bw_study(*, quick: bool = False, seed: int = 0) -> dict[str, Any]:
+def run_bw_study(
+    *, quick: bool = False, seed: int = 0, progress: Progress = no_progress
+) -> dict[str, Any]:
     """Compute every table of the study (see the module docstring)."""
     dim, count = (6, 20) if quick else (10, 50)
     betas = (1.0, 4.0) if quick else (0.5, 1.0, 2.0, 4.0)
@@ -114,7 +124,7 @@ def run_bw_study(*, quick: bool = False, seed: int = 0) -> dict[str, Any]:
     retrieval: list[dict[str, Any]] = []
     traces: dict[str, torch.Tensor] = {}
     scatter: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    for kind in ("commuting", "non-commuting"):
+    for kind in progress(("commuting", "non-commuting"), desc="bw covariances"):
         if kind == "commuting":
             means, cov, _ = commuting_gaussians_on_sphere(count, dim, seed=seed)
         else:
@@ -140,13 +150,9 @@ def run_bw_study(*, quick: bool = False, seed: int = 0) -> dict[str, Any]:
     return {"oracle": oracle, "retrieval": retrieval, "traces": traces, "scatter": scatter}
 
 
-def _plot(path: Path, results: dict[str, Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+def _plot(results: dict[str, Any]) -> Any:
+    fig = new_figure((11, 4))
+    left, right = fig.subplots(1, 2)
     floor = 1e-16
     for name, trace in results["traces"].items():
         style = "-" if name.startswith("commuting") else "--"
@@ -163,37 +169,28 @@ def _plot(path: Path, results: dict[str, Any]) -> None:
     right.set_title("retrieval bias vs separation")
     right.legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
-def write_bw_outputs(out: Path, results: dict[str, Any], seed: int) -> str:
-    """Write figure, CSV and JSON files under ``out``; return the markdown summary."""
-    out.mkdir(parents=True, exist_ok=True)
-    _plot(out / "bw_retrieval.png", results)
-    write_metrics_csv(out / "bw_oracle.csv", results["oracle"])
-    write_metrics_csv(out / "bw_retrieval.csv", results["retrieval"])
-    write_metrics_json(
-        out / "bw.json",
-        results["retrieval"],
-        metadata={"seed": seed, "oracle": results["oracle"]},
-    )
-    return (
-        "## Commuting-case oracle (BW step vs distance-softmax Hopfield on [μ, √eig Σ])\n\n"
-        + metrics_markdown(results["oracle"], digits=3)
-        + "\n\n## Retrieval: W₂² to the stored Gaussian\n\n"
-        + metrics_markdown(results["retrieval"], digits=3)
+def study_result(results: dict[str, Any]) -> StudyResult:
+    """The tables and figure of :func:`run_bw_study`'s results."""
+    return StudyResult(
+        tables=[
+            Table("retrieval", "Retrieval: W₂² to the stored Gaussian", results["retrieval"]),
+            Table(
+                "bw_oracle",
+                "Commuting-case oracle (BW step vs distance-softmax Hopfield on [μ, √eig Σ])",
+                results["oracle"],
+            ),
+        ],
+        figures={"bw_retrieval.png": _plot(results)},
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options besides ``--quick``, ``--out`` and ``--seed``."""
+def _compute(context: StudyContext) -> StudyResult:
+    return study_result(
+        run_bw_study(quick=context.quick, seed=context.seed, progress=context.progress)
+    )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``hopfield study bw``."""
-    results = run_bw_study(quick=bool(args.quick), seed=int(args.seed))
-    print(write_bw_outputs(Path(args.out), results, int(args.seed)))
-    print(f"\nwrote {args.out}/bw_retrieval.png, bw_oracle.csv, bw_retrieval.csv, bw.json")
-    return 0
+STUDY = Study("bw", "Bures–Wasserstein memory of Gaussians", _compute)

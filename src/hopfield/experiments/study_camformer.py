@@ -17,27 +17,33 @@
    a few keys chosen by exact dot products; binarisation picks others, so the error can
    exceed 1. With retrieval queries the stored key wins either way.)
 
-Writes ``camformer.png``, ``topk_recall.csv``, ``attention_error.csv``, ``camformer.json``.
+Writes the runner's standard files (:mod:`hopfield.experiments.runner`: ``results.*``,
+``summary.md``, ``index.html``) with the top-k recall table as ``results.csv``,
+``attention_error.csv`` and the figure ``camformer.png``.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from hopfield.experiments.report import new_figure
+from hopfield.experiments.runner import (
+    Study,
+    StudyContext,
+    StudyResult,
+    Table,
+)
 from hopfield.nn.binary_attention import binary_cam_attention, topk_recall
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
 
 __all__ = [
+    "STUDY",
     "attention_error_table",
     "expected_recall",
     "monte_carlo_recall",
     "recall_table",
-    "run",
 ]
 
 
@@ -135,13 +141,9 @@ def attention_error_table(
     return rows
 
 
-def _plot(path: Path, recall: list[dict[str, Any]], errors: list[dict[str, Any]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+def _plot(recall: list[dict[str, Any]], errors: list[dict[str, Any]]) -> Any:
+    fig = new_figure((11, 4))
+    left, right = fig.subplots(1, 2)
     tile16 = [r for r in recall if r["tile"] == 16]
     ks = [r["k2"] for r in tile16]
     left.plot(ks, [r["recall_hypergeometric"] for r in tile16], "-", label="hypergeometric")
@@ -159,28 +161,20 @@ def _plot(path: Path, recall: list[dict[str, Any]], errors: list[dict[str, Any]]
     right.set_ylabel("‖o − o_dense‖ / ‖o_dense‖")
     right.set_title("attention output error vs dense softmax")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options besides ``--quick``, ``--out`` and ``--seed``."""
+def _compute(context: StudyContext) -> StudyResult:
+    seed = context.seed
+    recall = recall_table(trials=1000 if context.quick else 20000, seed=seed)
+    errors = attention_error_table(n=256 if context.quick else 1024, seed=seed)
+    return StudyResult(
+        tables=[
+            Table("topk_recall", "Hierarchical top-k recall", recall, digits=4),
+            Table("attention_error", "Attention output error vs dense softmax", errors, digits=4),
+        ],
+        figures={"camformer.png": _plot(recall, errors)},
+    )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``hopfield study camformer``."""
-    out, seed = Path(args.out), int(args.seed)
-    recall = recall_table(trials=1000 if args.quick else 20000, seed=seed)
-    errors = attention_error_table(n=256 if args.quick else 1024, seed=seed)
-    out.mkdir(parents=True, exist_ok=True)
-    _plot(out / "camformer.png", recall, errors)
-    write_metrics_csv(out / "topk_recall.csv", recall)
-    write_metrics_csv(out / "attention_error.csv", errors)
-    write_metrics_json(out / "camformer.json", recall, metadata={"seed": seed, "errors": errors})
-    print("## Hierarchical top-k recall\n")
-    print(metrics_markdown(recall, digits=4))
-    print("\n## Attention output error vs dense softmax\n")
-    print(metrics_markdown(errors, digits=4))
-    print(f"\nwrote {out}/camformer.png, topk_recall.csv, attention_error.csv, camformer.json")
-    return 0
+STUDY = Study("camformer", "CAMformer: hierarchical top-k attention", _compute)

@@ -23,17 +23,16 @@ n ∈ {2, 3} found by binary search on the number of stored patterns.
 * **Baseline**: i.i.d. uniform patterns (no separation control) through
   :func:`hopfield.metrics.capacity_search` with the same exact-recall criterion.
 
-Writes ``capacity.png`` (log₂ capacity against h, one line per (n, ρ)),
-``capacity.csv``, ``capacity.json`` and prints the markdown table.
+Writes the runner's standard files (:mod:`hopfield.experiments.runner`: ``results.*``,
+``summary.md``, ``index.html``), ``baselines.csv`` and the figure
+``capacity.png`` (log₂ capacity against h, one line per (n, ρ)).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,17 +41,26 @@ import torch
 from hopfield.core.separation import Polynomial
 from hopfield.data.generators import make_generator
 from hopfield.data.structured import correlated_bipolar, hamming_distances
+from hopfield.experiments.report import new_figure
+from hopfield.experiments.runner import (
+    Progress,
+    Study,
+    StudyContext,
+    StudyResult,
+    Table,
+    no_progress,
+)
 from hopfield.metrics.capacity import bracket_largest_passing, capacity_search
 from hopfield.models.dense import DenseAssociativeMemory
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
 
 __all__ = [
+    "STUDY",
     "CapacityConfig",
     "dataset_capacity",
     "point_seed",
-    "run",
     "run_capacity_study",
     "separated_patterns",
+    "study_result",
 ]
 
 
@@ -189,25 +197,27 @@ def random_baseline(config: CapacityConfig, degree: int, seed: int) -> dict[str,
     return {"degree": degree, "N": config.num_neurons, "capacity": result.capacity}
 
 
-def run_capacity_study(config: CapacityConfig, *, seed: int = 0) -> dict[str, Any]:
+def run_capacity_study(
+    config: CapacityConfig, *, seed: int = 0, progress: Progress = no_progress
+) -> dict[str, Any]:
     """Every point of the grid (see the module docstring) plus the random baselines."""
-    rows = [
-        _capacity_point(config, degree, correlation, separation, seed)
+    grid = [
+        (degree, correlation, separation)
         for degree in config.degrees
         for correlation in config.correlations
         for separation in config.separations
+    ]
+    rows = [
+        _capacity_point(config, degree, correlation, separation, seed)
+        for degree, correlation, separation in progress(grid, desc="capacity grid")
     ]
     baselines = [random_baseline(config, degree, seed) for degree in config.degrees]
     return {"rows": rows, "baselines": baselines}
 
 
-def _plot(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+def _plot(rows: Sequence[dict[str, Any]]) -> Any:
+    fig = new_figure((6.5, 4.2))
+    ax = fig.subplots()
     curves: dict[tuple[int, float], list[dict[str, Any]]] = {}
     for row in rows:
         curves.setdefault((row["degree"], row["correlation"]), []).append(row)
@@ -225,39 +235,33 @@ def _plot(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     ax.set_title(f"polynomial Dense AM capacity, N={rows[0]['N']} (△: censored)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
-def write_capacity_outputs(
-    out: Path, results: dict[str, Any], config: CapacityConfig, seed: int
-) -> str:
-    """Write the figure, CSV and JSON under ``out``; return the markdown tables."""
-    out.mkdir(parents=True, exist_ok=True)
-    _plot(out / "capacity.png", results["rows"])
-    write_metrics_csv(out / "capacity.csv", results["rows"])
-    write_metrics_json(
-        out / "capacity.json",
-        results["rows"],
-        metadata={"seed": seed, "config": config.__dict__, "baselines": results["baselines"]},
-    )
-    return (
-        "## Capacity against separation h and feature correlation ρ\n\n"
-        + metrics_markdown(results["rows"], digits=3)
-        + "\n\n## Baseline: i.i.d. uniform patterns (capacity_search, exact recall)\n\n"
-        + metrics_markdown(results["baselines"])
+def study_result(results: dict[str, Any], config: CapacityConfig) -> StudyResult:
+    """The tables and figure of :func:`run_capacity_study`'s results."""
+    return StudyResult(
+        tables=[
+            Table(
+                "capacity",
+                "Capacity against separation h and feature correlation ρ",
+                results["rows"],
+            ),
+            Table(
+                "baselines",
+                "Baseline: i.i.d. uniform patterns (capacity_search, exact recall)",
+                results["baselines"],
+            ),
+        ],
+        figures={"capacity.png": _plot(results["rows"])},
+        metadata={"config": config.__dict__},
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options besides ``--quick``, ``--out`` and ``--seed``."""
+def _compute(context: StudyContext) -> StudyResult:
+    config = CapacityConfig.quick() if context.quick else CapacityConfig()
+    results = run_capacity_study(config, seed=context.seed, progress=context.progress)
+    return study_result(results, config)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``hopfield study capacity``."""
-    config = CapacityConfig.quick() if args.quick else CapacityConfig()
-    results = run_capacity_study(config, seed=int(args.seed))
-    print(write_capacity_outputs(Path(args.out), results, config, int(args.seed)))
-    print(f"\nwrote {args.out}/capacity.png, capacity.csv, capacity.json")
-    return 0
+STUDY = Study("capacity", "Polynomial Dense AM capacity against separation", _compute)

@@ -7,25 +7,35 @@ Hopfield memories, cluster = the attractor reached, trained on ``‖x − x_T‖
 normalised mutual information against the labels, next to ``KMeans(10)`` from the
 same number of k-means++ starts and the ClAM k-means++ start before training.
 
-Writes ``cluster.csv`` and ``cluster.json``.
+Writes the runner's standard files (:mod:`hopfield.experiments.runner`: ``results.*``,
+``summary.md``, ``index.html``) and the figure ``cluster.png``: the digits projected on
+their first two principal components, coloured by the true label, the ClAM cluster and
+the k-means cluster.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
 from typing import Any
 
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
+from hopfield.experiments.report import new_figure
+from hopfield.experiments.runner import (
+    Progress,
+    Study,
+    StudyContext,
+    StudyResult,
+    Table,
+    no_progress,
+)
 
-__all__ = ["run", "run_cluster_study"]
+__all__ = ["STUDY", "cluster_assignments", "run_cluster_study"]
 
 
-def run_cluster_study(*, quick: bool = False, seed: int = 0) -> list[dict[str, Any]]:
-    """ARI, NMI and fit seconds of ClAM and k-means on digits, one row each."""
+def cluster_assignments(
+    *, quick: bool = False, seed: int = 0, progress: Progress = no_progress
+) -> tuple[Any, Any, dict[str, Any], dict[str, float]]:
+    """Digits ``X``, labels ``y``, ``{model: predicted cluster per digit}`` and fit seconds."""
     from sklearn.cluster import KMeans
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
     from hopfield.data import flatten, load_dataset
     from hopfield.tasks.estimators import ClAMClustering
@@ -40,32 +50,66 @@ def run_cluster_study(*, quick: bool = False, seed: int = 0) -> list[dict[str, A
         "ClAM": ClAMClustering(10, epochs=10 if quick else 40, n_init=starts, random_state=seed),
         "k-means": KMeans(10, n_init=starts, random_state=seed),
     }
-    rows = []
-    for name, model in models.items():
+    predicted: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    for name, model in progress(models.items(), desc="cluster models", total=len(models)):
         start = time.perf_counter()
-        predicted = model.fit_predict(X)
-        seconds = time.perf_counter() - start
-        rows.append(
-            {
-                "model": name,
-                "n_init": 1 if "untrained" in name else starts,
-                "ARI": float(adjusted_rand_score(y, predicted)),
-                "NMI": float(normalized_mutual_info_score(y, predicted)),
-                "fit_seconds": seconds,
-            }
-        )
-    return rows
+        predicted[name] = model.fit_predict(X)
+        seconds[name] = time.perf_counter() - start
+    return X, y, predicted, seconds
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the study, print the table, write ``cluster.csv`` and ``cluster.json``."""
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = run_cluster_study(quick=bool(args.quick), seed=int(args.seed))
-    write_metrics_csv(out / "cluster.csv", rows)
-    write_metrics_json(
-        out / "cluster.json", rows, metadata={"dataset": "digits", "seed": args.seed}
+def run_cluster_study(*, quick: bool = False, seed: int = 0) -> list[dict[str, Any]]:
+    """ARI, NMI and fit seconds of ClAM and k-means on digits, one row each."""
+    return _rows(*cluster_assignments(quick=quick, seed=seed)[1:], quick=quick)
+
+
+def _rows(
+    y: Any, predicted: dict[str, Any], seconds: dict[str, float], *, quick: bool
+) -> list[dict[str, Any]]:
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    starts = 1 if quick else 10
+    return [
+        {
+            "model": name,
+            "n_init": 1 if "untrained" in name else starts,
+            "ARI": float(adjusted_rand_score(y, labels)),
+            "NMI": float(normalized_mutual_info_score(y, labels)),
+            "fit_seconds": seconds[name],
+        }
+        for name, labels in predicted.items()
+    ]
+
+
+def _plot(X: Any, y: Any, predicted: dict[str, Any]) -> Any:
+    from sklearn.decomposition import PCA
+
+    points = PCA(2, random_state=0).fit_transform(X)
+    panels = {"true digit": y, "ClAM": predicted["ClAM"], "k-means": predicted["k-means"]}
+    fig = new_figure((13, 4.2))
+    for ax, (title, colour) in zip(fig.subplots(1, 3), panels.items(), strict=True):
+        ax.scatter(points[:, 0], points[:, 1], c=colour, cmap="tab10", s=4, alpha=0.7)
+        ax.set_title(title)
+        ax.set_xlabel("PC 1")
+        ax.set_ylabel("PC 2")
+    fig.suptitle("8×8 digits on their first two principal components")
+    fig.tight_layout()
+    return fig
+
+
+def _compute(context: StudyContext) -> StudyResult:
+    X, y, predicted, seconds = cluster_assignments(
+        quick=context.quick, seed=context.seed, progress=context.progress
     )
-    print(metrics_markdown(rows))
-    print(f"\nwrote {out}/cluster.csv, cluster.json")
-    return 0
+    rows = _rows(y, predicted, seconds, quick=context.quick)
+    return StudyResult(
+        tables=[
+            Table("cluster", "Clustering of 8×8 digits (10 clusters) against the labels", rows)
+        ],
+        figures={"cluster.png": _plot(X, y, predicted)},
+        metadata={"dataset": "digits"},
+    )
+
+
+STUDY = Study("cluster", "ClAM clustering on digits vs k-means", _compute)

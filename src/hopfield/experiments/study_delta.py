@@ -15,17 +15,26 @@
    (``β = 1``) returns ``v₂``, linear attention ``v₁ + v₂``.
 3. **Recurrent vs chunked**: max |difference| of outputs for several chunk sizes.
 
-Writes ``delta_snr.png``, ``delta_snr.csv``, ``delta_chunked.csv``, ``delta.json``.
+Writes the runner's standard files (:mod:`hopfield.experiments.runner`: ``results.*``,
+``summary.md``, ``index.html``) with the SNR table as ``results.csv``,
+``delta_chunked.csv``, ``overwrite.csv`` and the figure ``delta_snr.png``.
 """
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from hopfield.experiments.report import new_figure
+from hopfield.experiments.runner import (
+    Progress,
+    Study,
+    StudyContext,
+    StudyResult,
+    Table,
+    no_progress,
+)
 from hopfield.metrics.snr import inverse_retrieval_snr
 from hopfield.models.delta import (
     SoftmaxKernelMemory,
@@ -34,13 +43,12 @@ from hopfield.models.delta import (
     linear_attention,
 )
 from hopfield.models.linear import LinearAssociativeMemory
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
 
 __all__ = [
+    "STUDY",
     "chunked_agreement_table",
     "overwrite_errors",
     "random_pairs",
-    "run",
     "snr_table",
 ]
 
@@ -85,11 +93,12 @@ def snr_table(
     trials: int = 20,
     softmax_betas: tuple[float, ...] = (4.0, 16.0),
     seed: int = 0,
+    progress: Progress = no_progress,
 ) -> list[dict[str, Any]]:
     """Monte-Carlo ``SNR⁻¹`` per load ``N/d_k`` and memory (see the module docstring)."""
     generator = torch.Generator().manual_seed(seed)
     rows = []
-    for load in loads:
+    for load in progress(loads, desc="delta loads"):
         count = round(load * dim)
         keys, values = random_pairs(trials, count, dim, generator)
         kinds = ["linear", "delta"] + [f"softmax:{beta:g}" for beta in softmax_betas]
@@ -155,13 +164,9 @@ def chunked_agreement_table(
     return rows
 
 
-def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+def _plot(rows: list[dict[str, Any]]) -> Any:
+    fig = new_figure((6, 4))
+    ax = fig.subplots()
     for kind in dict.fromkeys(r["memory"] for r in rows):
         mine = [r for r in rows if r["memory"] == kind]
         marker = {"linear": "o", "delta": "s"}.get(kind, "^")
@@ -179,33 +184,22 @@ def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
     ax.set_title(f"retrieval noise, d_k = {rows[0]['d_k']}")
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options besides ``--quick``, ``--out`` and ``--seed``."""
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``hopfield study delta``."""
-    out, seed = Path(args.out), int(args.seed)
-    snr = snr_table(trials=5 if args.quick else 50, seed=seed)
-    chunked = chunked_agreement_table(length=100 if args.quick else 500, seed=seed)
+def _compute(context: StudyContext) -> StudyResult:
+    seed = context.seed
+    snr = snr_table(trials=5 if context.quick else 50, seed=seed, progress=context.progress)
+    chunked = chunked_agreement_table(length=100 if context.quick else 500, seed=seed)
     overwrite = overwrite_errors(seed=seed)
-    out.mkdir(parents=True, exist_ok=True)
-    _plot(out / "delta_snr.png", snr)
-    write_metrics_csv(out / "delta_snr.csv", snr)
-    write_metrics_csv(out / "delta_chunked.csv", chunked)
-    write_metrics_json(
-        out / "delta.json", snr, metadata={"seed": seed, "chunked": chunked, "overwrite": overwrite}
+    return StudyResult(
+        tables=[
+            Table("snr", "Retrieval SNR⁻¹ (Monte Carlo) vs N/d_k", snr),
+            Table("delta_chunked", "Recurrent vs chunked DeltaNet", chunked),
+            Table("overwrite", "Overwrite (relative error to the rewritten value)", [overwrite]),
+        ],
+        figures={"delta_snr.png": _plot(snr)},
     )
-    print("## Retrieval SNR⁻¹ (Monte Carlo) vs N/d_k\n")
-    print(metrics_markdown(snr, digits=3))
-    print("\n## Recurrent vs chunked DeltaNet\n")
-    print(metrics_markdown(chunked, digits=3))
-    print("\n## Overwrite (relative error to the rewritten value)\n")
-    print(metrics_markdown([overwrite], digits=3))
-    print(f"\nwrote {out}/delta_snr.png, delta_snr.csv, delta_chunked.csv, delta.json")
-    return 0
+
+
+STUDY = Study("delta", "Linear attention, DeltaNet and softmax as associative memories", _compute)

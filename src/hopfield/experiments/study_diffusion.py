@@ -15,19 +15,26 @@ memorises by construction). Per K and sampler it reports
 * for the network, the probability-flow ODE log-likelihood of the training points and
   of fresh circle points (the memorisation gap).
 
-Writes ``diffusion_samples.png``, ``diffusion.csv``, ``diffusion.json``.
+Writes the runner's standard files (:mod:`hopfield.experiments.runner`: ``results.*``,
+``summary.md``, ``index.html``) and the figure ``diffusion_samples.png``.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
+from hopfield.experiments.report import new_figure
+from hopfield.experiments.runner import (
+    Progress,
+    Study,
+    StudyContext,
+    StudyResult,
+    Table,
+    no_progress,
+)
 from hopfield.tasks.diffusion import (
     VESDE,
     EmpiricalScore,
@@ -38,7 +45,12 @@ from hopfield.tasks.diffusion import (
     train_score_network,
 )
 
-__all__ = ["count_clusters", "run", "run_diffusion_study", "sample_statistics"]
+__all__ = [
+    "STUDY",
+    "count_clusters",
+    "run_diffusion_study",
+    "sample_statistics",
+]
 
 COUNTS = (2, 9, 1000)
 
@@ -77,13 +89,15 @@ def _likelihoods(score: ScoreFn, sde: VESDE, data: torch.Tensor, seed: int) -> d
     }
 
 
-def run_diffusion_study(*, quick: bool = False, seed: int = 0) -> dict[str, Any]:
+def run_diffusion_study(
+    *, quick: bool = False, seed: int = 0, progress: Progress = no_progress
+) -> dict[str, Any]:
     """Train, sample and measure for each K (see the module docstring)."""
     sde = VESDE(0.01, 3.0)
     steps, samples = (400, 300) if quick else (1500, 1000)
     rows: list[dict[str, Any]] = []
     drawn: dict[str, torch.Tensor] = {}
-    for count in COUNTS:
+    for count in progress(COUNTS, desc="diffusion K"):
         data = circle_points(count, seed=seed)
         trained = train_score_network(data, sde, steps=steps, batch_size=256, hidden=128, seed=seed)
         net = trained.model.double()
@@ -105,13 +119,9 @@ def run_diffusion_study(*, quick: bool = False, seed: int = 0) -> dict[str, Any]
     return {"rows": rows, "samples": drawn, "steps": steps}
 
 
-def _plot(path: Path, results: dict[str, Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, len(COUNTS), figsize=(4 * len(COUNTS), 8))
+def _plot(results: dict[str, Any]) -> Any:
+    fig = new_figure((4 * len(COUNTS), 8))
+    axes = fig.subplots(2, len(COUNTS))
     for column, count in enumerate(COUNTS):
         data = circle_points(count, seed=0)
         for row, name in enumerate(("network", "exact")):
@@ -133,22 +143,16 @@ def _plot(path: Path, results: dict[str, Any]) -> None:
             ax.set_ylim(-1.6, 1.6)
     axes[0, 0].legend(loc="lower left", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the study and write ``diffusion_samples.png``, ``diffusion.csv``, ``diffusion.json``."""
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    results = run_diffusion_study(quick=bool(args.quick), seed=int(args.seed))
-    _plot(out / "diffusion_samples.png", results)
-    write_metrics_csv(out / "diffusion.csv", results["rows"])
-    write_metrics_json(
-        out / "diffusion.json",
-        results["rows"],
-        metadata={"sde": "VE, sigma 0.01..3", "train_steps": results["steps"], "seed": args.seed},
+def _compute(context: StudyContext) -> StudyResult:
+    results = run_diffusion_study(quick=context.quick, seed=context.seed, progress=context.progress)
+    return StudyResult(
+        tables=[Table("diffusion", "Samples of the network and the exact score", results["rows"])],
+        figures={"diffusion_samples.png": _plot(results)},
+        metadata={"sde": "VE, sigma 0.01..3", "train_steps": results["steps"]},
     )
-    print(metrics_markdown(results["rows"]))
-    print(f"\nwrote {out}/diffusion_samples.png, diffusion.csv, diffusion.json")
-    return 0
+
+
+STUDY = Study("diffusion", "Diffusion models as associative memories", _compute)

@@ -13,8 +13,10 @@ best fixed memories in hindsight, ``R_T/T``, and the log-log slope of ``R_T`` ov
 ``T ≥ 100`` (sublinear: < 1; the paper's rate is 1/2). It also checks the single-agent,
 no-delay reduction to the delta rule (:meth:`LinearAssociativeMemory.write_delta`);
 ``--gloo`` additionally runs the path graph as real processes on a gloo group and
-reports the largest difference from the simulation. Writes ``distributed_am.png``,
-``distributed_am.csv``, ``distributed_am.json``.
+reports the largest difference from the simulation.
+Writes the runner's standard files (:mod:`hopfield.experiments.runner`: ``results.*``,
+``summary.md``, ``index.html``), ``checks.csv`` and the figure
+``distributed_am.png``.
 """
 
 from __future__ import annotations
@@ -26,8 +28,16 @@ from typing import Any
 
 import torch
 
+from hopfield.experiments.report import new_figure
+from hopfield.experiments.runner import (
+    Progress,
+    Study,
+    StudyContext,
+    StudyResult,
+    Table,
+    no_progress,
+)
 from hopfield.models.linear import LinearAssociativeMemory
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
 from hopfield.tasks.distributed_am import (
     association_stream,
     loglog_slope,
@@ -37,7 +47,13 @@ from hopfield.tasks.distributed_am import (
     step_sizes,
 )
 
-__all__ = ["delta_rule_gap", "gloo_gap", "graph", "regret_table", "run"]
+__all__ = [
+    "STUDY",
+    "delta_rule_gap",
+    "gloo_gap",
+    "graph",
+    "regret_table",
+]
 
 GRAPHS = ("path", "star", "complete")
 
@@ -57,14 +73,16 @@ def graph(name: str, num_agents: int) -> torch.Tensor:
     return adjacency | adjacency.T
 
 
-def regret_table(num_rounds: int, seed: int, num_agents: int = 4) -> list[dict[str, Any]]:
+def regret_table(
+    num_rounds: int, seed: int, num_agents: int = 4, *, progress: Progress = no_progress
+) -> list[dict[str, Any]]:
     """One row per graph: delays, final regret, ``R_T/T``, slope and the regret curve."""
     interest = torch.ones(num_agents, num_agents)
     keys, values = association_stream(
         num_rounds, num_agents, 4, 4, generator=torch.Generator().manual_seed(seed)
     )
     rows = []
-    for name in GRAPHS:
+    for name in progress(GRAPHS, desc="distributed-am graphs"):
         delays = routing_trees(graph(name, num_agents), interest).delays
         result = simulate(keys, values, interest, delays, eta0=0.5)
         regret = result.regret
@@ -122,13 +140,9 @@ def gloo_gap(num_rounds: int = 50, seed: int = 0, num_agents: int = 3) -> float:
     )
 
 
-def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+def _plot(rows: list[dict[str, Any]]) -> Any:
+    fig = new_figure((6, 4))
+    ax = fig.subplots()
     for row in rows:
         horizons, regret = zip(*row["curve"], strict=True)
         ax.loglog(
@@ -141,9 +155,7 @@ def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
     ax.set_ylabel("cumulative regret R_T")
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 COLUMNS = (
@@ -162,21 +174,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gloo", action="store_true", help="also run 3 agents on a gloo group")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``hopfield study distributed-am``."""
-    out = Path(args.out)
-    rounds = 2000 if args.quick else 10000
-    rows = regret_table(rounds, int(args.seed))
-    checks: dict[str, float] = {"delta_rule_max_abs_diff": delta_rule_gap(seed=int(args.seed))}
-    if getattr(args, "gloo", False):
-        checks["gloo_vs_simulation_max_abs_diff"] = gloo_gap(seed=int(args.seed))
-    out.mkdir(parents=True, exist_ok=True)
-    _plot(out / "distributed_am.png", rows)
-    write_metrics_csv(out / "distributed_am.csv", rows, COLUMNS)
-    write_metrics_json(out / "distributed_am.json", rows, metadata={"seed": args.seed, **checks})
-    print("## Distributed AM: OGD over BFS routing trees, 4 agents, C = 1\n")
-    print(metrics_markdown(rows, COLUMNS, digits=3))
-    for name, value in checks.items():
-        print(f"{name}: {value:.3e}")
-    print(f"\nwrote {out}/distributed_am.png, distributed_am.csv, distributed_am.json")
-    return 0
+def _compute(context: StudyContext) -> StudyResult:
+    rounds = 2000 if context.quick else 10000
+    rows = regret_table(rounds, context.seed, progress=context.progress)
+    checks: dict[str, float] = {"delta_rule_max_abs_diff": delta_rule_gap(seed=context.seed)}
+    if getattr(context.args, "gloo", False):
+        checks["gloo_vs_simulation_max_abs_diff"] = gloo_gap(seed=context.seed)
+    return StudyResult(
+        tables=[
+            Table(
+                "distributed_am",
+                "Distributed AM: OGD over BFS routing trees, 4 agents, C = 1",
+                rows,
+                columns=COLUMNS,
+            ),
+            Table(
+                "checks",
+                "Agreement checks (max abs difference)",
+                [{"check": name, "max_abs_diff": value} for name, value in checks.items()],
+            ),
+        ],
+        figures={"distributed_am.png": _plot(rows)},
+        metadata=checks,
+    )
+
+
+STUDY = Study(
+    "distributed-am", "Distributed associative memory: online learning", _compute, add_arguments
+)

@@ -12,7 +12,9 @@ its block (``10 d² + S d``) matches a Transformer block (``12 d²``) in size. B
 with the same batches, AdamW (lr 3e-3, betas (0.9, 0.95), weight decay 0.1), cosine
 decay, gradient clipping 1.0, in one run; the table reports parameters, training
 tokens per second, and validation perplexity ``exp(mean NLL per byte)`` on fixed
-held-out windows. Writes ``gam_curves.png``, ``gam.csv``, ``gam.json``.
+held-out windows.
+Writes the runner's standard files (:mod:`hopfield.experiments.runner`: ``results.*``,
+``summary.md``, ``index.html``) and the figure ``gam_curves.png``.
 
 Reading the result: GAM's only token mixing is its causal convolutions (receptive
 field ``L(k−1)+1`` bytes, the slot memory is static), whereas the Transformer attends
@@ -27,17 +29,31 @@ import argparse
 import math
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from hopfield.data.text import ByteTokenizer, load_corpus, random_windows, train_val_split
+from hopfield.experiments.cli_types import positive_int
+from hopfield.experiments.report import new_figure
+from hopfield.experiments.runner import (
+    Progress,
+    Study,
+    StudyContext,
+    StudyResult,
+    Table,
+    no_progress,
+)
 from hopfield.nn.gam import GAMLanguageModel, TransformerLanguageModel, count_parameters
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
 
-__all__ = ["GAMStudyConfig", "build_models", "evaluate_perplexity", "run", "train_models"]
+__all__ = [
+    "STUDY",
+    "GAMStudyConfig",
+    "build_models",
+    "evaluate_perplexity",
+    "train_models",
+]
 
 
 @dataclass(frozen=True)
@@ -100,7 +116,9 @@ def _schedule(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def train_models(config: GAMStudyConfig, seed: int) -> list[dict[str, Any]]:
+def train_models(
+    config: GAMStudyConfig, seed: int, *, progress: Progress = no_progress
+) -> list[dict[str, Any]]:
     """Train both models on identical batches; returns one row per model with
     ``params``, ``tokens_per_s``, ``val_ppl`` and the curve of (step, val_ppl)."""
     tokenizer = ByteTokenizer()
@@ -121,7 +139,7 @@ def train_models(config: GAMStudyConfig, seed: int) -> list[dict[str, Any]]:
         generator = torch.Generator().manual_seed(seed)
         curve = [(0, evaluate_perplexity(model, val_inputs, val_targets))]
         train_time = 0.0
-        for step in range(1, config.steps + 1):
+        for step in progress(range(1, config.steps + 1), desc=f"gam {name}"):
             inputs, targets = random_windows(
                 train_ids, config.batch_size, config.context, generator
             )
@@ -152,13 +170,9 @@ def train_models(config: GAMStudyConfig, seed: int) -> list[dict[str, Any]]:
 COLUMNS = ("model", "params", "steps", "tokens_per_s", "val_ppl_initial", "val_ppl")
 
 
-def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+def _plot(rows: list[dict[str, Any]]) -> Any:
+    fig = new_figure((6, 4))
+    ax = fig.subplots()
     for row in rows:
         steps, ppl = zip(*row["curve"], strict=True)
         ax.plot(steps, ppl, marker="o", label=f"{row['model']} ({row['params']:,} params)")
@@ -167,33 +181,33 @@ def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
     ax.set_ylabel("validation perplexity (bytes)")
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--steps`` (training steps per model; default 300, 40 with ``--quick``)."""
-    parser.add_argument("--steps", type=int, default=None, help="training steps per model")
+    """``--steps`` (training steps per model; 300, or 40 with ``--quick``)."""
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help="training steps per model (default: 300, 40 with --quick)",
+    )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``hopfield study gam``."""
-    out = Path(args.out)
-    steps = getattr(args, "steps", None)
+def _compute(context: StudyContext) -> StudyResult:
+    steps = getattr(context.args, "steps", None)
     if steps is None:
-        steps = 40 if args.quick else 300
+        steps = 40 if context.quick else 300
     config = GAMStudyConfig(
-        steps=steps, eval_every=max(steps // 6, 1), eval_windows=32 if args.quick else 64
+        steps=steps, eval_every=max(steps // 6, 1), eval_windows=32 if context.quick else 64
     )
-    rows = train_models(config, int(args.seed))
-    out.mkdir(parents=True, exist_ok=True)
-    _plot(out / "gam_curves.png", rows)
-    write_metrics_csv(out / "gam.csv", rows, COLUMNS)
-    write_metrics_json(
-        out / "gam.json", rows, metadata={"config": asdict(config), "seed": args.seed}
+    rows = train_models(config, context.seed, progress=context.progress)
+    title = "Byte-level LM on the Python Language Reference (pydoc_data): GAM vs Transformer"
+    return StudyResult(
+        tables=[Table("gam", title, rows, columns=COLUMNS, digits=2)],
+        figures={"gam_curves.png": _plot(rows)},
+        metadata={"config": asdict(config)},
     )
-    print("## Byte-level LM on the Python Language Reference (pydoc_data): GAM vs Transformer\n")
-    print(metrics_markdown(rows, COLUMNS, digits=2))
-    print(f"\nwrote {out}/gam_curves.png, gam.csv, gam.json")
-    return 0
+
+
+STUDY = Study("gam", "GAM vs Transformer: byte-level language model", _compute, add_arguments)

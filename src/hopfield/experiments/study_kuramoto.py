@@ -14,25 +14,38 @@ quartic-dominated (K₄ ≫ K₂):
    loop: mean field predicts a continuous, reversible onset at T = K₂/2 for K₄ < K₂/2 and
    a discontinuous, hysteretic one beyond (the tricritical point of this normalisation).
 
-Writes ``kuramoto.png`` (up/down branches per coupling), ``kuramoto.csv``,
-``kuramoto.json``.
+Writes the runner's standard files (:mod:`hopfield.experiments.runner`: ``results.*``,
+``summary.md``, ``index.html``) with the curves in the JSON metadata,
+and the figure ``kuramoto.png`` (up/down branches per coupling).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from hopfield.data.generators import random_bipolar
+from hopfield.experiments.report import new_figure
+from hopfield.experiments.runner import (
+    Progress,
+    Study,
+    StudyContext,
+    StudyResult,
+    Table,
+    no_progress,
+)
 from hopfield.models.kuramoto import KuramotoMemory
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
 
-__all__ = ["KuramotoConfig", "hysteresis_sweep", "run", "run_kuramoto_study"]
+__all__ = [
+    "STUDY",
+    "KuramotoConfig",
+    "hysteresis_sweep",
+    "run_kuramoto_study",
+    "study_result",
+]
 
 F64 = torch.float64
 
@@ -97,11 +110,13 @@ def fixed_point_residual(model: KuramotoMemory, patterns: torch.Tensor, seed: in
     return float(model.gradient(model.encode(patterns) + shift).abs().max())
 
 
-def run_kuramoto_study(config: KuramotoConfig, *, seed: int = 0) -> dict[str, Any]:
+def run_kuramoto_study(
+    config: KuramotoConfig, *, seed: int = 0, progress: Progress = no_progress
+) -> dict[str, Any]:
     """All rows and curves of the study (see the module docstring)."""
     rows: list[dict[str, Any]] = []
     curves: dict[str, dict[str, torch.Tensor]] = {}
-    for pairwise, quartic in config.couplings:
+    for pairwise, quartic in progress(config.couplings, desc="kuramoto couplings"):
         sweep = hysteresis_sweep(config, pairwise, quartic, seed=seed)
         label = f"K₂={pairwise:g}, K₄={quartic:g}"
         curves[label] = {key: sweep[key] for key in ("grid", "up", "down")}
@@ -131,13 +146,9 @@ def _onset(grid: torch.Tensor, branch: torch.Tensor, level: float = 0.5) -> floa
     return float(grid[above.max()]) if above.numel() else float("nan")
 
 
-def _plot(path: Path, curves: dict[str, dict[str, torch.Tensor]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+def _plot(curves: dict[str, dict[str, torch.Tensor]]) -> Any:
+    fig = new_figure((6.5, 4.2))
+    ax = fig.subplots()
     for index, (label, curve) in enumerate(curves.items()):
         colour = f"C{index}"
         ax.plot(
@@ -156,40 +167,26 @@ def _plot(path: Path, curves: dict[str, dict[str, torch.Tensor]]) -> None:
     ax.set_title("higher-order Kuramoto AM: noise swept up then down")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
-def write_kuramoto_outputs(
-    out: Path, results: dict[str, Any], config: KuramotoConfig, seed: int
-) -> str:
-    """Write the figure, CSV and JSON under ``out``; return the markdown table."""
-    out.mkdir(parents=True, exist_ok=True)
-    _plot(out / "kuramoto.png", results["curves"])
-    write_metrics_csv(out / "kuramoto.csv", results["rows"])
+def study_result(results: dict[str, Any], config: KuramotoConfig) -> StudyResult:
+    """The table, figure and curves (in the metadata) of :func:`run_kuramoto_study`."""
     curves = {
         label: {key: value.tolist() for key, value in curve.items()}
         for label, curve in results["curves"].items()
     }
-    write_metrics_json(
-        out / "kuramoto.json",
-        results["rows"],
-        metadata={"seed": seed, "config": config.__dict__, "curves": curves},
-    )
-    return "## Kuramoto Dense AM: hysteresis of noise sweeps\n\n" + metrics_markdown(
-        results["rows"], digits=3
+    return StudyResult(
+        tables=[Table("kuramoto", "Hysteresis of noise sweeps", results["rows"])],
+        figures={"kuramoto.png": _plot(results["curves"])},
+        metadata={"config": config.__dict__, "curves": curves},
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options besides ``--quick``, ``--out`` and ``--seed``."""
+def _compute(context: StudyContext) -> StudyResult:
+    config = KuramotoConfig.quick() if context.quick else KuramotoConfig()
+    results = run_kuramoto_study(config, seed=context.seed, progress=context.progress)
+    return study_result(results, config)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``hopfield study kuramoto``."""
-    config = KuramotoConfig.quick() if args.quick else KuramotoConfig()
-    results = run_kuramoto_study(config, seed=int(args.seed))
-    print(write_kuramoto_outputs(Path(args.out), results, config, int(args.seed)))
-    print(f"\nwrote {args.out}/kuramoto.png, kuramoto.csv, kuramoto.json")
-    return 0
+STUDY = Study("kuramoto", "Kuramoto Dense AM: hysteresis of noise sweeps", _compute)

@@ -21,27 +21,35 @@ two independent random orthogonal matrices) and ``W = 0`` at the start. Loss
 Every optimiser runs (momentum off, so each is pure steepest descent in its norm) until
 some class's correct probability reaches ``1 − ε = 0.99`` or a step budget; the table
 reports the worst-class correct probability ``ϱ^ε`` then, and at the step count Muon
-needed (step-matched). Writes ``muon_balance.png``, ``muon_balance.csv``, ``muon.json``.
+needed (step-matched).
+Writes the runner's standard files (:mod:`hopfield.experiments.runner`: ``results.*``,
+``summary.md``, ``index.html``) and the figure ``muon_balance.png``.
 """
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from hopfield.experiments.report import new_figure
+from hopfield.experiments.runner import (
+    Progress,
+    Study,
+    StudyContext,
+    StudyResult,
+    Table,
+    no_progress,
+)
 from hopfield.optim.muon import Muon
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
 
 __all__ = [
     "DEFAULT_LEARNING_RATES",
+    "STUDY",
     "balance_table",
     "class_priors",
     "correct_probabilities",
     "orthonormal_embedding",
-    "run",
     "train_memory",
 ]
 
@@ -137,13 +145,17 @@ def train_memory(
 
 
 def balance_table(
-    *, seed: int = 0, max_steps: int = 5000, lrs: dict[str, float] | None = None
+    *,
+    seed: int = 0,
+    max_steps: int = 5000,
+    lrs: dict[str, float] | None = None,
+    progress: Progress = no_progress,
 ) -> list[dict[str, Any]]:
     """Worst-class correct probability per embedding and optimiser (see module doc)."""
     rates = {**DEFAULT_LEARNING_RATES, **(lrs or {})}
     priors = class_priors()
     rows = []
-    for kind in ("identity", "random"):
+    for kind in progress(("identity", "random"), desc="muon embeddings"):
         inputs = orthonormal_embedding(16, kind, seed)
         outputs = orthonormal_embedding(16, kind, seed + 1)
         runs = {
@@ -171,13 +183,9 @@ def balance_table(
     return rows
 
 
-def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+def _plot(rows: list[dict[str, Any]]) -> Any:
+    fig = new_figure((11, 4))
+    axes = fig.subplots(1, 2, sharey=True)
     for ax, kind in zip(axes, ("identity", "random"), strict=True):
         for row in (r for r in rows if r["embedding"] == kind):
             ax.plot(range(1, len(row["trace"]) + 1), row["trace"], label=row["optimizer"])
@@ -188,9 +196,7 @@ def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
     axes[0].set_ylabel("worst-class correct probability")
     fig.suptitle("linear AM, 16 classes, 4 head classes with 90 % of the mass")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 COLUMNS = (
@@ -205,20 +211,21 @@ COLUMNS = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options besides ``--quick``, ``--out`` and ``--seed``."""
+def _compute(context: StudyContext) -> StudyResult:
+    rows = balance_table(
+        seed=context.seed, max_steps=2000 if context.quick else 10000, progress=context.progress
+    )
+    return StudyResult(
+        tables=[
+            Table(
+                "muon_balance",
+                "Worst-class correct probability (stop when a class reaches 0.99)",
+                rows,
+                columns=COLUMNS,
+            )
+        ],
+        figures={"muon_balance.png": _plot(rows)},
+    )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``hopfield study muon``."""
-    out = Path(args.out)
-    rows = balance_table(seed=int(args.seed), max_steps=2000 if args.quick else 10000)
-    out.mkdir(parents=True, exist_ok=True)
-    _plot(out / "muon_balance.png", rows)
-    write_metrics_csv(out / "muon_balance.csv", rows, COLUMNS)
-    table = [{c: r[c] for c in COLUMNS} for r in rows]
-    write_metrics_json(out / "muon.json", table, metadata={"seed": int(args.seed)})
-    print("## Worst-class correct probability (stop when a class reaches 0.99)\n")
-    print(metrics_markdown(table, COLUMNS, digits=3))
-    print(f"\nwrote {out}/muon_balance.png, muon_balance.csv, muon.json")
-    return 0
+STUDY = Study("muon", "Muon vs Adam/SGD: class balance of a linear AM", _compute)

@@ -19,8 +19,9 @@ an :class:`~hopfield.tasks.memory_buffer.AssociativeMemoryBuffer` holding the
 (return-to-go, observation, action) triplets of expert trajectories numbering 1 % of
 the behaviour trajectories. Evaluation: greedy actions from every free start cell
 with target return-to-go ``−d*(start)`` (the optimal return, decremented each step);
-the metric is the mean return. Writes ``reframe.png``, ``reframe.csv``,
-``reframe.json``.
+the metric is the mean return.
+Writes the runner's standard files (:mod:`hopfield.experiments.runner`: ``results.*``,
+``summary.md``, ``index.html``) and the figure ``reframe.png``.
 """
 
 from __future__ import annotations
@@ -28,17 +29,24 @@ from __future__ import annotations
 import argparse
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
+from hopfield.experiments.cli_types import positive_int
+from hopfield.experiments.report import new_figure
+from hopfield.experiments.runner import (
+    Study,
+    StudyContext,
+    StudyResult,
+    Table,
+)
 from hopfield.tasks.memory_buffer import AssociativeMemoryBuffer, BufferedPolicy, rbf_features
 
 __all__ = [
     "MOVES",
+    "STUDY",
     "GridMaze",
     "ReframeConfig",
     "behaviour_trajectories",
@@ -47,7 +55,6 @@ __all__ = [
     "evaluate",
     "expert_trajectories",
     "make_maze",
-    "run",
     "steps_table",
     "train_policy",
 ]
@@ -347,13 +354,9 @@ COLUMNS = (
 )
 
 
-def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+def _plot(rows: list[dict[str, Any]]) -> Any:
+    fig = new_figure((6, 4))
+    ax = fig.subplots()
     seeds = [r["seed"] for r in rows]
     x = torch.arange(len(rows)).float()
     for offset, key, label in (
@@ -368,36 +371,49 @@ def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
     ax.set_ylabel("mean return (−steps)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--seeds`` (number of seeds; default 4, 1 with ``--quick``)."""
-    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 4)")
+    """``--seeds`` (number of seeds; 4, or 1 with ``--quick``)."""
+    parser.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=None,
+        help="number of seeds (default: 4, 1 with --quick)",
+    )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``hopfield study reframe``."""
-    out = Path(args.out)
-    quick = bool(args.quick)
-    seeds = args.seeds if getattr(args, "seeds", None) is not None else (1 if quick else 4)
+def _compute(context: StudyContext) -> StudyResult:
+    seeds = getattr(context.args, "seeds", None)
+    if seeds is None:
+        seeds = 1 if context.quick else 4
     config = (
-        ReframeConfig(train_steps=300, behaviour_trajectories=300) if quick else ReframeConfig()
+        ReframeConfig(train_steps=300, behaviour_trajectories=300)
+        if context.quick
+        else ReframeConfig()
     )
-    rows = [compare(config, int(args.seed) + i) for i in range(seeds)]
-    out.mkdir(parents=True, exist_ok=True)
-    _plot(out / "reframe.png", rows)
-    write_metrics_csv(out / "reframe.csv", rows, COLUMNS)
+    rows = [
+        compare(config, context.seed + i)
+        for i in context.progress(range(seeds), desc="reframe seeds")
+    ]
     wins = sum(bool(r["buffer_wins"]) for r in rows)
-    write_metrics_json(
-        out / "reframe.json", rows, metadata={"config": config.__dict__, "buffer_wins": wins}
+    return StudyResult(
+        tables=[
+            Table(
+                "reframe",
+                "Mean return: behaviour cloning with and without a 1 % expert buffer",
+                rows,
+                columns=COLUMNS,
+                digits=2,
+            )
+        ],
+        figures={"reframe.png": _plot(rows)},
+        metadata={"config": config.__dict__, "buffer_wins": wins},
+        notes=[f"The buffer wins on {wins}/{len(rows)} seeds."],
     )
-    print("## Mean return: behaviour cloning with and without a 1 % expert buffer\n")
-    print(metrics_markdown(rows, COLUMNS, digits=2))
-    print(
-        f"\nbuffer wins on {wins}/{len(rows)} seeds; "
-        f"wrote {out}/reframe.png, reframe.csv, reframe.json"
-    )
-    return 0
+
+
+STUDY = Study(
+    "reframe", "Re:Frame: behaviour cloning with an expert buffer", _compute, add_arguments
+)

@@ -15,14 +15,14 @@ Rademacher patterns for loads K ∈ {2, 10, 50}:
    (95th percentile of |Δm₀|), their count, and maximum-likelihood power-law and
    exponential fits of the inter-event times (exponent μ, rate λ, KS distances).
 
-Writes ``sedam.png`` (Q(p) per K; DFA H(p) per K), ``sedam.csv``, ``sedam.json``.
+Writes the runner's standard files (:mod:`hopfield.experiments.runner`: ``results.*``,
+``summary.md``, ``index.html``), ``critical.csv`` and the figure
+``sedam.png`` (Q(p) per K; DFA H(p) per K).
 """
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -35,10 +35,25 @@ from hopfield.analysis.temporal import (
     inter_event_times,
 )
 from hopfield.data.generators import random_bipolar
+from hopfield.experiments.report import new_figure
+from hopfield.experiments.runner import (
+    Progress,
+    Study,
+    StudyContext,
+    StudyResult,
+    Table,
+    no_progress,
+)
 from hopfield.models.stochastic_dense import StochasticExponentialAM, time_averaged_overlap
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
 
-__all__ = ["SEDAMConfig", "overlap_curve", "run", "run_sedam_study", "temporal_summary"]
+__all__ = [
+    "STUDY",
+    "SEDAMConfig",
+    "overlap_curve",
+    "run_sedam_study",
+    "study_result",
+    "temporal_summary",
+]
 
 
 @dataclass(frozen=True)
@@ -54,7 +69,7 @@ class SEDAMConfig:
 
     @classmethod
     def quick(cls) -> SEDAMConfig:
-        return cls(noise_levels=(0.05, 0.15, 0.2, 0.25, 0.3), chains=2, sweeps=400)
+        return cls(noise_levels=(0.05, 0.15, 0.25), chains=2, sweeps=300)
 
 
 def overlap_curve(
@@ -104,11 +119,13 @@ def temporal_summary(activity: torch.Tensor, overlap: torch.Tensor) -> dict[str,
     return summary
 
 
-def run_sedam_study(config: SEDAMConfig, *, seed: int = 0) -> dict[str, Any]:
+def run_sedam_study(
+    config: SEDAMConfig, *, seed: int = 0, progress: Progress = no_progress
+) -> dict[str, Any]:
     """All rows of the study (see the module docstring)."""
     rows: list[dict[str, Any]] = []
     critical: list[dict[str, Any]] = []
-    for load in config.loads:
+    for load in progress(config.loads, desc="sedam loads"):
         q, trajectory = overlap_curve(
             config.num_neurons,
             load,
@@ -142,13 +159,9 @@ def run_sedam_study(config: SEDAMConfig, *, seed: int = 0) -> dict[str, Any]:
     return {"rows": rows, "critical": critical}
 
 
-def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+def _plot(rows: list[dict[str, Any]]) -> Any:
+    fig = new_figure((11, 4))
+    left, right = fig.subplots(1, 2)
     loads = sorted({row["K"] for row in rows})
     for load in loads:
         points = [row for row in rows if row["K"] == load]
@@ -175,37 +188,33 @@ def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
     right.set_title("temporal complexity (0.5: white noise, 1.5: Brownian)")
     right.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
-def write_sedam_outputs(out: Path, results: dict[str, Any], config: SEDAMConfig, seed: int) -> str:
-    """Write the figure, CSV and JSON under ``out``; return the markdown tables."""
-    out.mkdir(parents=True, exist_ok=True)
-    _plot(out / "sedam.png", results["rows"])
-    write_metrics_csv(out / "sedam.csv", results["rows"])
-    write_metrics_json(
-        out / "sedam.json",
-        results["rows"],
-        metadata={"seed": seed, "config": config.__dict__, "critical": results["critical"]},
+def study_result(results: dict[str, Any], config: SEDAMConfig) -> StudyResult:
+    """The tables and figure of :func:`run_sedam_study`'s results."""
+    return StudyResult(
+        tables=[
+            Table(
+                "sedam",
+                "SEDAM: time-averaged overlap Q and temporal complexity",
+                results["rows"],
+            ),
+            Table(
+                "critical",
+                "Critical noise p_c (smallest p with Q < (1 − 2p)/2)",
+                results["critical"],
+            ),
+        ],
+        figures={"sedam.png": _plot(results["rows"])},
+        metadata={"config": config.__dict__},
     )
-    return (
-        "## SEDAM: time-averaged overlap Q and temporal complexity\n\n"
-        + metrics_markdown(results["rows"], digits=3)
-        + "\n\n## Critical noise p_c (smallest p with Q < (1 − 2p)/2)\n\n"
-        + metrics_markdown(results["critical"])
-    )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options besides ``--quick``, ``--out`` and ``--seed``."""
+def _compute(context: StudyContext) -> StudyResult:
+    config = SEDAMConfig.quick() if context.quick else SEDAMConfig()
+    results = run_sedam_study(config, seed=context.seed, progress=context.progress)
+    return study_result(results, config)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``hopfield study sedam``."""
-    config = SEDAMConfig.quick() if args.quick else SEDAMConfig()
-    results = run_sedam_study(config, seed=int(args.seed))
-    print(write_sedam_outputs(Path(args.out), results, config, int(args.seed)))
-    print(f"\nwrote {args.out}/sedam.png, sedam.csv, sedam.json")
-    return 0
+STUDY = Study("sedam", "SEDAM: overlap and temporal complexity", _compute)

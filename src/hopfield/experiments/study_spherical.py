@@ -13,32 +13,39 @@
    steps, mean feature norm kept). A pattern counts as recalled when k-CCCP started at the
    pattern ends nearest to it and within 10 % of its norm (not in a metastable mixture).
 
-Writes ``spherical.png``, ``tammes.csv``, ``feature_map_recall.csv``, ``spherical.json``.
+Writes the runner's standard files (:mod:`hopfield.experiments.runner`: ``results.*``,
+``summary.md``, ``index.html``) with the Tammes table as ``results.csv``,
+``feature_map_recall.csv`` and the figure ``spherical.png``.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from hopfield.experiments.report import new_figure
+from hopfield.experiments.runner import (
+    Study,
+    StudyContext,
+    StudyResult,
+    Table,
+)
 from hopfield.models.kernelized import (
     KernelizedHopfield,
     min_pairwise_angle,
     optimize_spherical_code,
 )
-from hopfield.report import metrics_markdown, write_metrics_csv, write_metrics_json
 
 __all__ = [
+    "STUDY",
     "TAMMES_OPTIMA",
     "correlated_unit_patterns",
     "count_recalled",
     "feature_map_table",
-    "run",
     "run_spherical_study",
+    "study_result",
     "tammes_table",
 ]
 
@@ -135,13 +142,9 @@ def run_spherical_study(*, quick: bool = False, seed: int = 0) -> dict[str, Any]
     return {"tammes": tammes, "recall": recall}
 
 
-def _plot(path: Path, results: dict[str, Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+def _plot(results: dict[str, Any]) -> Any:
+    fig = new_figure((11, 4))
+    left, right = fig.subplots(1, 2)
     tammes = results["tammes"]
     points = [r["points"] for r in tammes]
     left.plot(points, [r["optimum_deg"] for r in tammes], "s", mfc="none", ms=10, label="optimum")
@@ -166,37 +169,27 @@ def _plot(path: Path, results: dict[str, Any]) -> None:
     right.set_title(f"kernelized Hopfield, β = {rows[0]['beta']:g}")
     right.legend(fontsize=7)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
-def write_spherical_outputs(out: Path, results: dict[str, Any], seed: int) -> str:
-    """Write figure, CSV and JSON files under ``out``; return the markdown summary."""
-    out.mkdir(parents=True, exist_ok=True)
-    _plot(out / "spherical.png", results)
-    write_metrics_csv(out / "tammes.csv", results["tammes"])
-    write_metrics_csv(out / "feature_map_recall.csv", results["recall"])
-    write_metrics_json(
-        out / "spherical.json",
-        results["recall"],
-        metadata={"seed": seed, "tammes": results["tammes"]},
-    )
-    return (
-        "## Tammes problem on S²\n\n"
-        + metrics_markdown(results["tammes"], digits=4)
-        + "\n\n## Recall with identity vs learned feature maps\n\n"
-        + metrics_markdown(results["recall"], digits=1)
+def study_result(results: dict[str, Any]) -> StudyResult:
+    """The tables and figure of :func:`run_spherical_study`'s results."""
+    return StudyResult(
+        tables=[
+            Table("tammes", "Tammes problem on S²", results["tammes"], digits=4),
+            Table(
+                "feature_map_recall",
+                "Recall with identity vs learned feature maps",
+                results["recall"],
+                digits=1,
+            ),
+        ],
+        figures={"spherical.png": _plot(results)},
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options besides ``--quick``, ``--out`` and ``--seed``."""
+def _compute(context: StudyContext) -> StudyResult:
+    return study_result(run_spherical_study(quick=context.quick, seed=context.seed))
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``hopfield study spherical``."""
-    results = run_spherical_study(quick=bool(args.quick), seed=int(args.seed))
-    print(write_spherical_outputs(Path(args.out), results, int(args.seed)))
-    print(f"\nwrote {args.out}/spherical.png, tammes.csv, feature_map_recall.csv, spherical.json")
-    return 0
+STUDY = Study("spherical", "Spherical memories: Tammes problem and feature maps", _compute)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from hopfield import report
+from hopfield.experiments import report
 
 
 def test_image_grid_has_one_square_cell_per_image(tmp_path: Path) -> None:
@@ -111,3 +111,14 @@ def test_index_html_links_relative_files_only(tmp_path: Path) -> None:
     assert "http" not in text, "no external assets"
     with pytest.raises(FileNotFoundError, match=r"missing\.png"):
         report.write_index_html(tmp_path, "t", [report.ReportSection("s", images=["missing.png"])])
+
+
+def test_old_module_name_warns_and_reexports() -> None:
+    import importlib
+    import sys
+
+    sys.modules.pop("hopfield.report", None)
+    with pytest.warns(DeprecationWarning, match="hopfield.experiments.report"):
+        old = importlib.import_module("hopfield.report")
+    assert old.write_index_html is report.write_index_html
+    assert set(old.__all__) == set(report.__all__)
