@@ -3,6 +3,11 @@
 Each command lives in its own module that exposes ``register(subparsers)``; the
 module adds a sub-parser and sets ``func`` (called with the parsed arguments,
 returns an exit code). Add a command by appending its module to ``COMMAND_MODULES``.
+
+Input errors are one line on stderr and exit status 2, never a traceback: flags are
+checked by their argument types (:mod:`hopfield.experiments.cli_types`), and a
+``ValueError``, ``TypeError`` or ``FileNotFoundError`` raised by the library while a
+command runs is reported the same way (``--debug`` shows the traceback instead).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from hopfield.experiments.cli_types import CommandParser
 
 __all__ = ["build_parser", "main"]
 
@@ -23,10 +30,19 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hopfield.explore.command",
 )
 
+INPUT_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, FileNotFoundError)
+"""Exceptions of a running command that are reported as input errors (exit status 2)."""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The ``hopfield`` parser with every command of :data:`COMMAND_MODULES`."""
+    parser = CommandParser(
         prog="hopfield", description="Energy-based associative memory: store, corrupt, recall."
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the Python traceback of an error instead of the one-line message",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
@@ -34,13 +50,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _prog(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    words = [parser.prog] + [
+        str(getattr(args, key))
+        for key in ("command", "model", "study")
+        if getattr(args, key, None) is not None
+    ]
+    return " ".join(words)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``hopfield`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except INPUT_ERRORS as error:
+        if args.debug:
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        sys.stderr.write(f"{_prog(parser, args)}: error: {message}\n")
+        return 2
 
 
 if __name__ == "__main__":

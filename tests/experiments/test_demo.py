@@ -139,8 +139,10 @@ def test_demo_command_quick_with_model_subset(
     assert "| model | corruption | bit_error" in printed
     assert "flip:0.05" in printed and "noise:0.2" in printed
     assert (tmp_path / "grid_noise-0.2.png").is_file()
-    with pytest.raises(ValueError, match="model"):
+    with pytest.raises(SystemExit) as exit_info:
         main(["demo", "--quick", "--out", str(tmp_path), "--models", "nope"])
+    assert exit_info.value.code == 2
+    assert "argument --models: unknown model 'nope'" in capsys.readouterr().err
 
 
 @pytest.mark.slow

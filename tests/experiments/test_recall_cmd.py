@@ -53,10 +53,12 @@ def test_recall_command_writes_report_and_table(
         assert (tmp_path / name).is_file(), name
 
 
-def test_recall_command_rejects_bad_options(tmp_path: Path) -> None:
+def test_recall_command_rejects_bad_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit):
         main(["recall", "--model", "not-a-model", "--out", str(tmp_path)])
-    with pytest.raises(ValueError, match="corruption"):
+    with pytest.raises(SystemExit) as exit_info:
         main(
             [
                 "recall",
@@ -68,6 +70,8 @@ def test_recall_command_rejects_bad_options(tmp_path: Path) -> None:
                 str(tmp_path),
             ]
         )
+    assert exit_info.value.code == 2
+    assert "argument --corruption: corruption kind must be one of" in capsys.readouterr().err
 
 
 @needs

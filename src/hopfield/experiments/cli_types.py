@@ -11,15 +11,25 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 __all__ = [
     "MAX_SEED",
     "CommandParser",
+    "StoreExplicit",
+    "corruption",
+    "corruption_list",
     "device_name",
     "existing_dir",
+    "existing_file",
+    "exit_with_error",
+    "explicit_flags",
     "finite_float",
+    "model_list",
+    "model_name",
+    "model_names",
     "non_negative_float",
     "non_negative_int",
     "output_dir",
@@ -152,6 +162,15 @@ def existing_dir(text: str) -> Path:
     return path
 
 
+def existing_file(text: str) -> Path:
+    """An existing file (e.g. a checkpoint to resume from)."""
+    path = Path(text)
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise argparse.ArgumentTypeError(f"{text!r} {what}")
+    return path
+
+
 def device_name(text: str) -> str:
     """A torch device this build can use: ``cpu``, ``cuda[:i]`` or ``mps``."""
     import torch
@@ -175,6 +194,68 @@ def device_name(text: str) -> str:
     elif device.type != "cpu":
         raise argparse.ArgumentTypeError(f"unsupported device {text!r} (cpu, cuda or mps)")
     return text
+
+
+class StoreExplicit(argparse.Action):
+    """``store`` (or ``store_const`` with ``nargs=0``) that also records the destination
+    in ``namespace.explicit``, so a command can tell a flag given on the command line
+    from its default (``--quick`` and ``--resume`` do not override explicit flags)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
+        namespace.explicit = {*getattr(namespace, "explicit", set()), self.dest}
+
+
+def explicit_flags(args: argparse.Namespace) -> set[str]:
+    """Destinations of the :class:`StoreExplicit` flags given on the command line."""
+    return set(getattr(args, "explicit", set()))
+
+
+def model_names() -> list[str]:
+    """The model names the CLI accepts (the one adapter to the model registry)."""
+    from hopfield.experiments import zoo
+
+    return list(zoo.ZOO)
+
+
+def model_name(text: str) -> str:
+    """One name of :func:`model_names`."""
+    names = model_names()
+    if text not in names:
+        raise argparse.ArgumentTypeError(f"unknown model {text!r} (choose from {', '.join(names)})")
+    return text
+
+
+def model_list(text: str) -> tuple[str, ...]:
+    """Comma-separated names of :func:`model_names` (at least one)."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected at least one model name")
+    return tuple(model_name(name) for name in names)
+
+
+def corruption(text: str) -> Any:
+    """A :class:`~hopfield.experiments.demo_config.Corruption` from ``kind:level``."""
+    from hopfield.experiments.demo_config import parse_corruption
+
+    try:
+        return parse_corruption(text.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def corruption_list(text: str) -> tuple[Any, ...]:
+    """Comma-separated corruptions ``kind:level`` (at least one)."""
+    parts = [part for part in text.split(",") if part.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("expected at least one corruption kind:level")
+    return tuple(corruption(part) for part in parts)
 
 
 def exit_with_error(prog: str, message: str) -> NoReturn:

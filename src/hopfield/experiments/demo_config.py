@@ -5,6 +5,7 @@ See :mod:`hopfield.experiments.demo` for the pipeline.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ class Corruption:
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
             raise ValueError(f"corruption kind must be one of {_KINDS}, got {self.kind!r}")
-        if not self.level >= 0.0 or (self.kind != "noise" and self.level > 1.0):
+        if not 0.0 <= self.level < math.inf or (self.kind != "noise" and self.level > 1.0):
             raise ValueError(
                 f"corruption level for {self.kind!r} must be in [0, 1], got {self.level}"
             )

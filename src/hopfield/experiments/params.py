@@ -174,10 +174,19 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _params_device(text: str) -> str:
+    from hopfield.experiments.cli_types import device_name
+
+    return text if text == "meta" else device_name(text)
+
+
 def register(subparsers: Any) -> None:
     """Add ``params`` to the ``hopfield`` CLI."""
     parser = subparsers.add_parser("params", help="parameter table: ViT-Base vs ALBERT vs ET")
     parser.add_argument(
-        "--device", default="meta", help="where to instantiate the modules (default: meta)"
+        "--device",
+        type=_params_device,
+        default="meta",
+        help="where to instantiate the modules (meta: no memory)",
     )
     parser.set_defaults(func=_run)

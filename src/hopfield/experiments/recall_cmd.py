@@ -20,10 +20,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from hopfield.experiments import cli_types as types
 from hopfield.experiments import report, zoo
 from hopfield.experiments.demo import run_demo
 from hopfield.experiments.demo_cli import add_common_options, config_from_args
-from hopfield.experiments.demo_config import METRIC_COLUMNS, parse_corruption
+from hopfield.experiments.demo_config import METRIC_COLUMNS
 from hopfield.metrics.capacity import CapacityResult, capacity_search
 
 __all__ = ["register", "run_capacity"]
@@ -36,9 +37,12 @@ def register(subparsers: Any) -> None:
         help="store images, corrupt them, recall with one model, write a report",
         description="Store a dataset's images in one zoo model, corrupt and recall them.",
     )
-    recall.add_argument("--model", required=True, choices=list(zoo.ZOO), help="zoo model name")
+    recall.add_argument("--model", required=True, type=types.model_name, help="model name")
     recall.add_argument(
-        "--corruption", default="flip:0.2", help="kind:level with kind flip, occlude or noise"
+        "--corruption",
+        type=types.corruption,
+        default="flip:0.2",
+        help="kind:level with kind flip, occlude or noise",
     )
     add_common_options(recall, out="runs/recall")
     recall.set_defaults(func=_recall_main)
@@ -51,11 +55,19 @@ def register(subparsers: Any) -> None:
             "patterns stays ≤ --max-error."
         ),
     )
-    capacity.add_argument("--model", required=True, choices=list(zoo.ZOO), help="zoo model name")
-    capacity.add_argument("--neurons", type=int, default=100, help="pattern dimension N")
-    capacity.add_argument("--max-error", type=float, default=0.01, help="target mean bit error")
-    capacity.add_argument("--flip", type=float, default=0.0, help="fraction of flipped query bits")
-    capacity.add_argument("--trials", type=int, default=5, help="seeded trials per K")
+    capacity.add_argument("--model", required=True, type=types.model_name, help="model name")
+    capacity.add_argument(
+        "--neurons", type=types.positive_int, default=100, help="pattern dimension N"
+    )
+    capacity.add_argument(
+        "--max-error", type=types.probability, default=0.01, help="target mean bit error"
+    )
+    capacity.add_argument(
+        "--flip", type=types.probability, default=0.0, help="fraction of flipped query bits"
+    )
+    capacity.add_argument(
+        "--trials", type=types.positive_int, default=5, help="seeded trials per K"
+    )
     capacity.add_argument(
         "--criterion",
         default="bit_error",
@@ -63,13 +75,25 @@ def register(subparsers: Any) -> None:
         help="error measured at each K",
     )
     capacity.add_argument(
-        "--max-patterns", type=int, default=None, help="upper end of the search (default: doubling)"
+        "--max-patterns",
+        type=types.positive_int,
+        default=None,
+        help="upper end of the search (default: doubling)",
     )
-    capacity.add_argument("--beta", type=float, default=None, help="inverse temperature β")
-    capacity.add_argument("--max-steps", type=int, default=30, help="cap on recall updates")
-    capacity.add_argument("--seed", type=int, default=0, help="base seed")
-    capacity.add_argument("--device", default="cpu", help="torch device")
-    capacity.add_argument("--out", default=None, help="write the result as JSON to this file")
+    capacity.add_argument(
+        "--beta",
+        type=types.positive_float,
+        default=None,
+        help="inverse temperature β (default: the model's own)",
+    )
+    capacity.add_argument(
+        "--max-steps", type=types.positive_int, default=30, help="cap on recall updates"
+    )
+    capacity.add_argument("--seed", type=types.seed, default=0, help="base seed")
+    capacity.add_argument("--device", type=types.device_name, default="cpu", help="torch device")
+    capacity.add_argument(
+        "--out", type=types.output_file, default=None, help="write the result as JSON to this file"
+    )
     capacity.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     capacity.set_defaults(func=_capacity_main)
 
@@ -78,7 +102,7 @@ def _recall_main(args: argparse.Namespace) -> int:
     config = config_from_args(
         args,
         models=(args.model,),
-        corruptions=(parse_corruption(args.corruption),),
+        corruptions=(args.corruption,),
         title=f"hopfield recall: {args.model} on {args.dataset}",
     )
     result = run_demo(config)

@@ -61,27 +61,32 @@ Calling :func:`train` inside an initialised group does the same from Python.
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from hopfield.distributed.launch import (
-    destroy_distributed,
-    init_distributed,
-    is_main_process,
     world_info,
     wrap_ddp,
 )
-from hopfield.io import load_checkpoint, save_checkpoint
+from hopfield.experiments.train_et_checkpoint import (
+    load_training_checkpoint,
+    save_training_checkpoint,
+)
+from hopfield.experiments.train_et_eval import (
+    eval_masks,
+    evaluate,
+    evaluate_across_ranks,
+    masked_mse,
+    mean_of_visible_baseline,
+    mean_over_ranks,
+)
 from hopfield.models.energy_transformer import EnergyTransformer
 from hopfield.models.energy_transformer_patches import patchify, random_patch_mask
 
@@ -98,17 +103,6 @@ __all__ = [
 ]
 
 DATASETS = ("digits", "glyphs", "mnist", "cifar10")
-CHECKPOINT_KIND = "hopfield.energy_transformer.training"
-_MODEL_KEYS = (
-    "patch_size",
-    "num_features",
-    "num_heads",
-    "head_dim",
-    "num_memories",
-    "et_steps",
-    "alpha",
-    "attention_init_std",
-)
 
 
 @dataclass
@@ -219,229 +213,6 @@ def build_model(config: TrainConfig, images: torch.Tensor) -> EnergyTransformer:
     return model
 
 
-# -------------------------------------------------------------------- metrics
-
-
-def mean_of_visible_baseline(
-    patches: torch.Tensor, mask: torch.Tensor, channels: int
-) -> torch.Tensor:
-    """Fill every masked patch with the mean of the visible pixels (per image and channel).
-
-    ``patches (B, N, C·p·p)``, ``mask (B, N)`` → filled patches, same shape.
-    """
-    b, n, p_dim = patches.shape
-    per_channel = patches.reshape(b, n, channels, p_dim // channels)
-    visible = (~mask).to(patches.dtype).view(b, n, 1, 1)
-    total = (per_channel * visible).sum(dim=(1, 3))
-    count = visible.sum(dim=(1, 3)) * (p_dim // channels)
-    mean = (total / count).view(b, 1, channels, 1).expand_as(per_channel)
-    return torch.where(mask.view(b, n, 1, 1), mean, per_channel).reshape(b, n, p_dim)
-
-
-def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the masked patches only (``mask (B, N)`` True = masked)."""
-    diff = (prediction - target).square().mean(dim=-1)
-    return (diff * mask).sum() / mask.sum().clamp_min(1)
-
-
-def _eval_masks(count: int, num_patches: int, fraction: float, seed: int) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed + 10_007)
-    return random_patch_mask(count, num_patches, fraction, generator=generator)
-
-
-@torch.no_grad()
-def evaluate(
-    model: EnergyTransformer,
-    images: torch.Tensor,
-    mask: torch.Tensor,
-    *,
-    train_mean: torch.Tensor | None = None,
-    batch_size: int = 256,
-) -> dict[str, float]:
-    """Masked-patch MSE (pixel units) of the ET and of the baselines on ``images``.
-
-    Returns ``{"et": …, "mean_of_visible": …, "ratio": baseline / et}`` plus
-    ``"train_mean_image"`` when ``train_mean`` (the mean training image) is given.
-    """
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    p, channels = model.tokenizer.patch_size, model.tokenizer.in_channels
-    sums = {"et": 0.0, "mean_of_visible": 0.0, "train_mean_image": 0.0}
-    masked = 0.0
-    for start in range(0, images.shape[0], batch_size):
-        batch = images[start : start + batch_size].to(device)
-        m = mask[start : start + batch_size].to(device)
-        target = patchify(batch, p)
-        weight = float(m.sum())
-        sums["et"] += float(masked_mse(model(batch, m).patches.float(), target, m)) * weight
-        baseline = mean_of_visible_baseline(target, m, channels)
-        sums["mean_of_visible"] += float(masked_mse(baseline, target, m)) * weight
-        if train_mean is not None:
-            mean_patches = patchify(train_mean.to(device).expand_as(batch), p)
-            sums["train_mean_image"] += float(masked_mse(mean_patches, target, m)) * weight
-        masked += weight
-    model.train(was_training)
-    result = {k: v / masked for k, v in sums.items()}
-    if train_mean is None:
-        result.pop("train_mean_image")
-    result["ratio"] = result["mean_of_visible"] / max(result["et"], 1e-12)
-    return result
-
-
-def _evaluate_across_ranks(
-    model: EnergyTransformer,
-    images: torch.Tensor,
-    mask: torch.Tensor,
-    train_mean: torch.Tensor,
-) -> dict[str, float]:
-    """:func:`evaluate` with the images split over the ranks of the process group.
-
-    Rank ``r`` scores the ``r``-th contiguous slice; the masked-patch-weighted sums
-    ``Σ MSE·|masked|`` and ``Σ |masked|`` are all-reduced, so every rank returns the
-    metrics of the whole set (single process: plain :func:`evaluate`).
-    """
-    rank, world_size = world_info()
-    if world_size == 1:
-        return evaluate(model, images, mask, train_mean=train_mean)
-    keys = ("et", "mean_of_visible", "train_mean_image")
-    part_images = images.tensor_split(world_size)[rank]
-    part_mask = mask.tensor_split(world_size)[rank]
-    device = next(model.parameters()).device
-    totals = torch.zeros(len(keys) + 1, dtype=torch.float64, device=device)
-    if part_images.shape[0] > 0:
-        scores = evaluate(model, part_images, part_mask, train_mean=train_mean)
-        weight = float(part_mask.sum())
-        values = [scores[k] * weight for k in keys] + [weight]
-        totals = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(totals)
-    result = {k: float(totals[i] / totals[-1]) for i, k in enumerate(keys)}
-    result["ratio"] = result["mean_of_visible"] / max(result["et"], 1e-12)
-    return result
-
-
-def _mean_over_ranks(value: float, device: torch.device) -> float:
-    """The mean of ``value`` over the ranks (``value`` itself when not distributed)."""
-    world_size = world_info()[1]
-    if world_size == 1:
-        return value
-    total = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.all_reduce(total)
-    return float(total) / world_size
-
-
-# ----------------------------------------------------------------- checkpoints
-
-
-def _optimizer_tensors(
-    optimizer: torch.optim.Optimizer, model: nn.Module
-) -> dict[str, torch.Tensor]:
-    """AdamW state as ``optimizer.<parameter name>.<key>`` tensors."""
-    tensors: dict[str, torch.Tensor] = {}
-    for name, param in model.named_parameters():
-        for key, value in optimizer.state.get(param, {}).items():
-            tensors[f"optimizer.{name}.{key}"] = torch.as_tensor(value).detach()
-    return tensors
-
-
-def save_training_checkpoint(
-    path: str | Path,
-    model: EnergyTransformer,
-    optimizer: torch.optim.Optimizer,
-    *,
-    step: int,
-    config: TrainConfig,
-    generator: torch.Generator,
-    history: list[dict[str, float]],
-) -> None:
-    """Write weights, AdamW state, step, generator state and config (safetensors + JSON)."""
-    tensors = {f"model.{k}": v.detach() for k, v in model.state_dict().items()}
-    tensors.update(_optimizer_tensors(optimizer, model))
-    tensors["generator_state"] = generator.get_state()
-    meta = {
-        "kind": CHECKPOINT_KIND,
-        "step": step,
-        "train": asdict(config),
-        "model": model.get_config(),
-        "history": history,
-    }
-    save_checkpoint(path, tensors, meta)
-
-
-def _check_meta(meta: dict[str, Any], path: Path, config: TrainConfig | None) -> None:
-    if meta.get("kind") != CHECKPOINT_KIND:
-        raise ValueError(f"{path}: not an Energy Transformer training checkpoint")
-    if config is None:
-        return
-    saved = meta["train"]
-    keys = ("dataset", "image_size", *_MODEL_KEYS)
-    diffs = [
-        f"{k}: checkpoint {saved.get(k)!r} vs requested {getattr(config, k)!r}"
-        for k in keys
-        if saved.get(k) != getattr(config, k)
-    ]
-    if diffs:
-        raise ValueError(
-            f"{path}: checkpoint does not match the requested run ({'; '.join(diffs)})"
-        )
-
-
-def load_training_checkpoint(
-    path: str | Path,
-    model: EnergyTransformer,
-    optimizer: torch.optim.Optimizer | None = None,
-    *,
-    config: TrainConfig | None = None,
-    generator: torch.Generator | None = None,
-) -> dict[str, Any]:
-    """Restore ``model`` (and ``optimizer``/``generator``) from ``path``; return the JSON meta.
-
-    Raises ``ValueError`` naming the file when it is corrupted or truncated (from
-    :func:`hopfield.io.load_checkpoint`), not a training checkpoint, for another
-    model configuration than ``config``, or missing tensors.
-    """
-    path = Path(path)
-    tensors, meta = load_checkpoint(path)
-    _check_meta(meta, path, config)
-    if meta["model"] != model.get_config():
-        raise ValueError(
-            f"{path}: checkpoint model config {meta['model']} does not match the model "
-            f"{model.get_config()}"
-        )
-    state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    if missing or extra:
-        raise ValueError(f"{path}: tensors missing {missing} / unexpected {extra}")
-    for name, value in state.items():
-        if value.shape != expected[name].shape:
-            raise ValueError(
-                f"{path}: tensor {name!r} has shape {tuple(value.shape)}, model expects "
-                f"{tuple(expected[name].shape)}"
-            )
-    model.load_state_dict(state)
-    if optimizer is not None:
-        _restore_optimizer(optimizer, model, tensors)
-    if generator is not None:
-        generator.set_state(tensors["generator_state"])
-    return meta
-
-
-def _restore_optimizer(
-    optimizer: torch.optim.Optimizer, model: nn.Module, tensors: dict[str, torch.Tensor]
-) -> None:
-    for name, param in model.named_parameters():
-        prefix = f"optimizer.{name}."
-        state = {
-            k[len(prefix) :]: v.to(param.device) for k, v in tensors.items() if k.startswith(prefix)
-        }
-        if state:
-            if "step" in state:
-                state["step"] = state["step"].to("cpu", torch.float32)
-            optimizer.state[param] = state
-
-
 # ------------------------------------------------------------------- training
 
 
@@ -531,6 +302,67 @@ def _train_step(
     return float(loss.detach())
 
 
+@dataclass
+class _Session:
+    """Everything :func:`train` sets up before its loop (one rank's view of the run)."""
+
+    model: EnergyTransformer
+    network: nn.Module
+    optimizer: torch.optim.AdamW
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    generator: torch.Generator
+    device: torch.device
+    use_amp: bool
+    train_images: torch.Tensor
+    test_images: torch.Tensor
+    local: slice
+    main: bool
+    start: int
+    history: list[dict[str, float]]
+
+
+def _start_session(config: TrainConfig, resume: str | Path | None) -> _Session:
+    """Data, model, optimiser, generator and schedule (restored from ``resume``)."""
+    rank, world_size = world_info()
+    per_rank = _check_world(config, world_size)
+    torch.manual_seed(config.seed)
+    device = _resolve_device(config.device)
+    train_images, test_images = _load_images(config)
+    model = build_model(config, train_images).to(device)
+    optimizer = _make_optimizer(model, config)
+    generator = torch.Generator().manual_seed(config.seed)
+    history: list[dict[str, float]] = []
+    start = 0
+    if resume is not None:
+        meta = load_training_checkpoint(
+            resume, model, optimizer, config=config, generator=generator
+        )
+        start, history = int(meta["step"]), list(meta["history"])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config), last_epoch=-1)
+    for group in optimizer.param_groups:
+        group["lr"] = config.lr * _lr_lambda(config)(start)
+    scheduler.last_epoch = start
+    network = wrap_ddp(
+        _PatchPredictor(model),
+        find_unused_parameters=_may_leave_parameters_unused(config),
+    )
+    return _Session(
+        model=model,
+        network=network,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        generator=generator,
+        device=device,
+        use_amp=config.amp and device.type == "cuda",
+        train_images=train_images,
+        test_images=test_images,
+        local=slice(rank * per_rank, (rank + 1) * per_rank),
+        main=rank == 0,
+        start=start,
+        history=history,
+    )
+
+
 def train(
     config: TrainConfig,
     *,
@@ -554,45 +386,21 @@ def train(
     ``out_dir=None``); every rank returns the same model and metrics.
     """
     log = log or _print
-    rank, world_size = world_info()
-    main = rank == 0
-    per_rank = _check_world(config, world_size)
-    local = slice(rank * per_rank, (rank + 1) * per_rank)
-    torch.manual_seed(config.seed)
-    device = _resolve_device(config.device)
-    use_amp = config.amp and device.type == "cuda"
-    train_images, test_images = _load_images(config)
-    model = build_model(config, train_images).to(device)
-    optimizer = _make_optimizer(model, config)
-    generator = torch.Generator().manual_seed(config.seed)
-    history: list[dict[str, float]] = []
-    start = 0
-    if resume is not None:
-        meta = load_training_checkpoint(
-            resume, model, optimizer, config=config, generator=generator
-        )
-        start, history = int(meta["step"]), list(meta["history"])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config), last_epoch=-1)
-    for group in optimizer.param_groups:
-        group["lr"] = config.lr * _lr_lambda(config)(start)
-    scheduler.last_epoch = start
-    network = wrap_ddp(
-        _PatchPredictor(model),
-        find_unused_parameters=_may_leave_parameters_unused(config),
-    )
-    out = None if out_dir is None or not main else Path(out_dir)
+    run = _start_session(config, resume)
+    model = run.model
+    out = None if out_dir is None or not run.main else Path(out_dir)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    eval_images = test_images[: config.eval_images]
-    eval_mask = _eval_masks(
+    eval_images = run.test_images[: config.eval_images]
+    eval_mask = eval_masks(
         eval_images.shape[0], model.num_patches, config.mask_fraction, config.seed
     )
-    train_mean = train_images.mean(dim=0, keepdim=True)
-    batches = _batches(train_images, config, generator)
+    train_mean = run.train_images.mean(dim=0, keepdim=True)
+    batches = _batches(run.train_images, config, run.generator)
     end = config.steps if stop_after is None else min(config.steps, stop_after)
-    bar = _progress(range(start, end), progress and main, start, config.steps)
+    bar = _progress(range(run.start, end), progress and run.main, run.start, config.steps)
     t0 = time.perf_counter()
-    network.train()
+    run.network.train()
     for step in bar:
         # Every rank draws the whole global batch (keeps the generators in step) and
         # trains on its own rows.
@@ -601,20 +409,20 @@ def train(
             config.batch_size,
             model.num_patches,
             config.mask_fraction,
-            generator=generator,
-            device=device,
+            generator=run.generator,
+            device=run.device,
         )
-        images = train_images[idx[local]].to(device)
-        loss = _train_step(network, optimizer, images, mask[local], config, use_amp)
-        scheduler.step()
+        images = run.train_images[idx[run.local]].to(run.device)
+        loss = _train_step(run.network, run.optimizer, images, mask[run.local], config, run.use_amp)
+        run.scheduler.step()
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{loss:.4f}")
         done = step + 1
         if done % config.eval_every == 0 or done == config.steps:
-            loss = _mean_over_ranks(loss, device)
-            scores = _evaluate_across_ranks(model, eval_images, eval_mask, train_mean)
-            history.append({"step": done, "loss": loss, **scores})
-            if main:
+            loss = mean_over_ranks(loss, run.device)
+            scores = evaluate_across_ranks(model, eval_images, eval_mask, train_mean)
+            run.history.append({"step": done, "loss": loss, **scores})
+            if run.main:
                 log(
                     f"step {done}: loss {loss:.5f}  masked MSE et {scores['et']:.5f}  "
                     f"mean-of-visible {scores['mean_of_visible']:.5f}  "
@@ -624,20 +432,20 @@ def train(
             save_training_checkpoint(
                 out / "checkpoint.safetensors",
                 model,
-                optimizer,
+                run.optimizer,
                 step=done,
                 config=config,
-                generator=generator,
-                history=history,
+                generator=run.generator,
+                history=run.history,
             )
     wall = time.perf_counter() - t0
-    metrics = _evaluate_across_ranks(model, eval_images, eval_mask, train_mean)
+    metrics = evaluate_across_ranks(model, eval_images, eval_mask, train_mean)
     metrics["train_seconds"] = wall
     if out is not None and report:
         from hopfield.experiments.et_viz import write_report
 
-        write_report(out, model, eval_images, eval_mask, metrics, history, asdict(config))
-    return TrainResult(model=model, metrics=metrics, history=history, out_dir=out)
+        write_report(out, model, eval_images, eval_mask, metrics, run.history, asdict(config))
+    return TrainResult(model=model, metrics=metrics, history=run.history, out_dir=out)
 
 
 def _print(message: str) -> None:
@@ -652,64 +460,8 @@ def _progress(steps: range, enabled: bool, start: int, total: int) -> Any:
     return tqdm(steps, initial=start, total=total, desc="train et", dynamic_ncols=True)
 
 
-# ------------------------------------------------------------------------ CLI
-
-
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = TrainConfig()
-    parser.add_argument("--dataset", choices=DATASETS, default=defaults.dataset)
-    parser.add_argument("--out", default="runs/et", help="output directory (report, checkpoint)")
-    parser.add_argument("--resume", default=None, help="checkpoint to resume from")
-    parser.add_argument("--no-progress", action="store_true", help="disable the progress bar")
-    for item in fields(TrainConfig):
-        if item.name in ("dataset", "amp"):
-            continue
-        flag = "--" + item.name.replace("_", "-")
-        default = getattr(defaults, item.name)
-        kind = type(default) if default is not None else str
-        parser.add_argument(flag, type=kind, default=default, dest=item.name)
-    parser.add_argument("--no-amp", action="store_true", help="disable CUDA mixed precision")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
-    )
-    parser.add_argument(
-        "--distributed",
-        action="store_true",
-        help="data-parallel over the torch.distributed group set up by torchrun (env://)",
-    )
-
-
-def _run(args: argparse.Namespace) -> int:
-    names = {f.name for f in fields(TrainConfig)} - {"amp"}
-    config = TrainConfig(**{n: getattr(args, n) for n in names}, amp=not args.no_amp)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    try:
-        if args.distributed:
-            init_distributed()  # env:// from torchrun; no-op inside an existing group
-        main = is_main_process()
-        result = train(config, out_dir=args.out, resume=args.resume, progress=not args.no_progress)
-        if args.distributed:
-            destroy_distributed(barrier=True)  # all ranks done before any disconnects
-    except (FileNotFoundError, ValueError) as error:  # missing data/env, bad checkpoint
-        print(f"hopfield train et: error: {error}", file=sys.stderr)
-        return 2
-    finally:
-        if args.distributed:
-            destroy_distributed()
-    if main:
-        from hopfield.experiments.et_viz import metrics_markdown
-
-        print(metrics_markdown(result.metrics))
-        print(f"report written to {args.out}")
-    return 0
-
-
 def register(subparsers: Any) -> None:
-    """Add ``train`` with the sub-command ``et`` to the ``hopfield`` CLI."""
-    parser = subparsers.add_parser("train", help="train a model (et: Energy Transformer)")
-    models = parser.add_subparsers(dest="model", metavar="MODEL")
-    et = models.add_parser("et", help="masked-image modelling with the Energy Transformer")
-    _add_arguments(et)
-    et.set_defaults(func=_run)
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    """Add ``train et`` to the ``hopfield`` CLI (see :mod:`.train_et_cli`)."""
+    from hopfield.experiments.train_et_cli import register as register_train
+
+    register_train(subparsers)
