@@ -423,11 +423,7 @@ def train(
             scores = evaluate_across_ranks(model, eval_images, eval_mask, train_mean)
             run.history.append({"step": done, "loss": loss, **scores})
             if run.main:
-                log(
-                    f"step {done}: loss {loss:.5f}  masked MSE et {scores['et']:.5f}  "
-                    f"mean-of-visible {scores['mean_of_visible']:.5f}  "
-                    f"ratio {scores['ratio']:.2f}"
-                )
+                log(_progress_line(done, loss, scores))
         if out is not None and (done % config.checkpoint_every == 0 or done == end):
             save_training_checkpoint(
                 out / "checkpoint.safetensors",
@@ -446,6 +442,13 @@ def train(
 
         write_report(out, model, eval_images, eval_mask, metrics, run.history, asdict(config))
     return TrainResult(model=model, metrics=metrics, history=run.history, out_dir=out)
+
+
+def _progress_line(step: int, loss: float, scores: dict[str, float]) -> str:
+    return (
+        f"step {step}: loss {loss:.5f}  masked MSE et {scores['et']:.5f}  "
+        f"mean-of-visible {scores['mean_of_visible']:.5f}  ratio {scores['ratio']:.2f}"
+    )
 
 
 def _print(message: str) -> None:
