@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="hopfield", description="Energy-based associative memory: store, corrupt, recall."
     )
+    from hopfield import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--debug",
         action="store_true",

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 __all__ = [
     "MAX_SEED",
     "CommandParser",
+    "DefaultsHelpFormatter",
     "StoreExplicit",
     "corruption",
     "corruption_list",
@@ -44,6 +45,17 @@ MAX_SEED = 2**32 - 1
 """Largest accepted ``--seed`` (numpy's legacy seeding limit)."""
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` after every flag's help, except where the help already
+    says what the default is (``default:`` in its text) or there is none (``None``)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default:" in text or action.default is None or action.default is argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
+
+
 class CommandParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are one line on stderr and exit status 2.
 
@@ -52,7 +64,7 @@ class CommandParser(argparse.ArgumentParser):
     """
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:

@@ -14,7 +14,7 @@ from typing import Any
 from hopfield.data.datasets import DATASET_NAMES
 from hopfield.experiments import cli_types as types
 from hopfield.experiments import report, zoo
-from hopfield.experiments.demo import run_demo
+from hopfield.experiments.demo import DemoResult, run_demo
 from hopfield.experiments.demo_config import (
     DEFAULT_CORRUPTION_TEXT,
     METRIC_COLUMNS,
@@ -22,7 +22,7 @@ from hopfield.experiments.demo_config import (
     DemoConfig,
 )
 
-__all__ = ["add_common_options", "config_from_args", "register"]
+__all__ = ["add_common_options", "config_from_args", "register", "run_from_cli"]
 
 
 def _data_root(text: str) -> str:
@@ -38,7 +38,7 @@ def add_common_options(parser: argparse.ArgumentParser, *, out: str) -> None:
         "--data-root",
         type=_data_root,
         default=None,
-        help="folder with local mnist/ etc. (default: $HOPFIELD_DATA or ../shared/data)",
+        help="folder with local mnist/ etc. (default: $HOPFIELD_DATA)",
     )
     parser.add_argument(
         "--patterns",
@@ -101,6 +101,14 @@ def config_from_args(args: argparse.Namespace, **overrides: Any) -> DemoConfig:
     return DemoConfig(**settings)
 
 
+def run_from_cli(config: DemoConfig) -> DemoResult:
+    """:func:`run_demo`; a missing data file is reported against ``--data-root``."""
+    try:
+        return run_demo(config)
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"argument --data-root: {error}") from error
+
+
 def register(subparsers: Any) -> None:
     """Add ``hopfield demo`` to the command-line interface."""
     parser = subparsers.add_parser(
@@ -141,7 +149,7 @@ def _main(args: argparse.Namespace) -> int:
         given = types.explicit_flags(args)
         overrides.update({k: v for k, v in QUICK_SETTINGS.items() if k not in given})
     config = config_from_args(args, **overrides)
-    result = run_demo(config)
+    result = run_from_cli(config)
     print(report.metrics_markdown(result.rows, METRIC_COLUMNS))
     for name, reason in result.skipped.items():
         print(f"skipped {name}: {reason}")

@@ -22,8 +22,7 @@ from tqdm import tqdm
 
 from hopfield.experiments import cli_types as types
 from hopfield.experiments import report, zoo
-from hopfield.experiments.demo import run_demo
-from hopfield.experiments.demo_cli import add_common_options, config_from_args
+from hopfield.experiments.demo_cli import add_common_options, config_from_args, run_from_cli
 from hopfield.experiments.demo_config import METRIC_COLUMNS
 from hopfield.metrics.capacity import CapacityResult, capacity_search
 
@@ -105,7 +104,7 @@ def _recall_main(args: argparse.Namespace) -> int:
         corruptions=(args.corruption,),
         title=f"hopfield recall: {args.model} on {args.dataset}",
     )
-    result = run_demo(config)
+    result = run_from_cli(config)
     print(report.metrics_markdown(result.rows, METRIC_COLUMNS))
     for name, reason in result.skipped.items():
         print(f"skipped {name}: {reason}")

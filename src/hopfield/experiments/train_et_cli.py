@@ -180,7 +180,12 @@ def _run(args: argparse.Namespace) -> int:
         if args.distributed:
             init_distributed()  # env:// from torchrun; no-op inside an existing group
         main = is_main_process()
-        result = train(config, out_dir=args.out, resume=args.resume, progress=not args.no_progress)
+        try:
+            result = train(
+                config, out_dir=args.out, resume=args.resume, progress=not args.no_progress
+            )
+        except FileNotFoundError as error:  # the data set's files
+            raise FileNotFoundError(f"argument --data-root: {error}") from error
         if args.distributed:
             destroy_distributed(barrier=True)  # all ranks done before any disconnects
     finally:
