@@ -87,6 +87,11 @@ def _cases() -> list[tuple[str, str, list[str]]]:
     cases.append(("unknown name", "--kind", ["study", "kernel", "--kind", "nope"]))
     cases.append(("size ≤ 0", "--steps", ["study", "gam", "--steps", "0"]))
     cases.append(("size ≤ 0", "--seeds", ["study", "reframe", "--seeds", "-2"]))
+    mae = ["study", "et-vs-mae", "--quick"]
+    cases.append(("unknown name", "--datasets", [*mae, "--datasets", "cifar"]))
+    cases.append(("missing data root", "--data-root", [*mae, "--data-root", MISSING]))
+    cases.append(("size ≤ 0", "--steps", [*mae, "--steps", "0"]))
+    cases.append(("size ≤ 0", "--seeds", [*mae, "--seeds", "0"]))
     cases.append(
         ("quick with a bad explicit flag", "--max-steps", ["demo", "--quick", "--max-steps", "-1"])
     )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -23,6 +23,8 @@ from hopfield.models.energy_transformer_patches import random_patch_mask
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("HOPFIELD_DATA", REPO.parent / "shared" / "data"))
+QUICK_FLAGS = ("--data-root", str(DATA), "--datasets", "mnist", "--steps", "6", "--seeds", "1")
+"""A tiny ``--quick`` run (shared with the runner's file-set test)."""
 
 
 def test_knn_inpaint_matches_brute_force_on_visible_pixels() -> None:
@@ -77,13 +79,10 @@ def test_models_are_sized_against_the_et_and_see_identical_plans() -> None:
 
 
 @pytest.mark.skipif(not (DATA / "mnist").is_dir(), reason=f"MNIST not found under {DATA}")
-def test_quick_study_writes_the_report(tmp_path: Path) -> None:
-    from hopfield.experiments.study_et_vs_mae import run
-
-    args = argparse.Namespace(
-        quick=True, out=tmp_path, seed=0, datasets="mnist", data_root=str(DATA), steps=6, seeds=1
-    )
-    assert run(args) == 0
+def test_quick_study_writes_the_report(quick_study: Any) -> None:
+    run = quick_study("et-vs-mae", *QUICK_FLAGS)
+    tmp_path = run.out
+    assert run.code == 0
     for name in ("results.json", "results.csv", "summary.md", "index.html", "curves.png"):
         assert (tmp_path / name).is_file(), name
     assert (tmp_path / "inpainting_mnist.png").is_file()

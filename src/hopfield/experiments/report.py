@@ -23,6 +23,7 @@ import torch
 
 __all__ = [
     "ReportSection",
+    "image_grid_figure",
     "metrics_markdown",
     "new_figure",
     "save_energy_traces",
@@ -64,7 +65,28 @@ def save_image_grid(
     cell_inches: float = 0.9,
     dpi: int = 100,
 ) -> Path:
-    """Save a grid: one row per tensor in ``rows`` (each ``(N, [C,] H, W)``), ``N`` columns.
+    """Save :func:`image_grid_figure` of the same arguments to ``path``."""
+    figure = image_grid_figure(
+        rows,
+        row_labels,
+        column_labels=column_labels,
+        title=title,
+        value_range=value_range,
+        cell_inches=cell_inches,
+    )
+    return save_figure(figure, path, dpi)
+
+
+def image_grid_figure(
+    rows: Sequence[torch.Tensor],
+    row_labels: Sequence[str],
+    *,
+    column_labels: Sequence[str] | None = None,
+    title: str | None = None,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    cell_inches: float = 0.9,
+) -> Any:
+    """A figure of a grid: one row per tensor in ``rows`` (each ``(N, [C,] H, W)``), ``N`` columns.
 
     Typical rows: originals, corrupted queries, then each model's recalled states.
     Values are clipped to ``value_range`` and shown in grey (RGB rows in colour); all
@@ -111,7 +133,7 @@ def save_image_grid(
             fig.text(x, y, str(label), ha="center", va="bottom", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=11, y=1 - 0.08 / height)
-    return save_figure(fig, path, dpi)
+    return fig
 
 
 def _mosaic(images: list[torch.Tensor], low: float, high: float) -> Any:

@@ -21,7 +21,8 @@ over seeds), the MSE each model had reached within the ET's training cost (equal
 compute budget, in CPU seconds of the process so that other load on a shared
 machine is not charged to a model), parameters (counted on the instances) and CPU
 milliseconds per update. Figures: in-painted test images (original / masked / each model) and the
-MSE curves against updates and against CPU seconds. MNIST and Fashion-MNIST are read
+MSE curves against updates and against CPU seconds (the runner's standard files
+besides: :mod:`hopfield.experiments.runner`). MNIST and Fashion-MNIST are read
 from local files (``--data-root`` or ``$HOPFIELD_DATA``), never downloaded.
 """
 
@@ -30,16 +31,17 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from hopfield.experiments.et_vs_mae.compare import CompareConfig, baseline_patches, predictor
 from hopfield.experiments.et_vs_mae.study import DatasetResult, compare_on_dataset
+from hopfield.experiments.report import image_grid_figure, new_figure
+from hopfield.experiments.runner import Study, StudyContext, StudyResult, Table
 from hopfield.models.energy_transformer_patches import patchify, unpatchify
 
-__all__ = ["QUICK", "add_arguments", "config_for", "run"]
+__all__ = ["QUICK", "STUDY", "add_arguments", "config_for", "curves_figure", "inpainting_figure"]
 
 QUICK = CompareConfig(
     steps=30,
@@ -73,41 +75,46 @@ def config_for(args: argparse.Namespace) -> CompareConfig:
     return config
 
 
+def _datasets(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in ("mnist", "fashion-mnist")]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(f"must list mnist and/or fashion-mnist, got {text!r}")
+    return names
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--datasets``, ``--data-root``, ``--steps``, ``--seeds``."""
+    from hopfield.experiments import cli_types as types
+
     parser.add_argument(
         "--datasets",
+        type=_datasets,
         default="mnist,fashion-mnist",
-        help="comma-separated datasets among mnist, fashion-mnist (default: both)",
+        help="comma-separated datasets among mnist, fashion-mnist",
     )
     parser.add_argument(
         "--data-root",
+        type=lambda text: str(types.existing_dir(text)),
         default=None,
         help="folder holding mnist/ and fashion-mnist/ (default: $HOPFIELD_DATA)",
     )
     parser.add_argument(
         "--steps",
-        type=int,
+        type=types.positive_int,
         default=None,
         help="training updates per model (default: 500; 30 quick)",
     )
     parser.add_argument(
-        "--seeds", type=int, default=None, help="number of seeds (default: 3; 1 with --quick)"
+        "--seeds",
+        type=types.positive_int,
+        default=None,
+        help="number of seeds (default: 3; 1 with --quick)",
     )
 
 
-def _datasets(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    bad = [n for n in names if n not in ("mnist", "fashion-mnist")]
-    if not names or bad:
-        raise ValueError(f"--datasets must list mnist and/or fashion-mnist, got {text!r}")
-    return names
-
-
-def inpainting_figure(path: Path, result: DatasetResult, config: CompareConfig) -> None:
+def inpainting_figure(result: DatasetResult, config: CompareConfig) -> Any:
     """Original / masked / each model's in-painting of 8 held-out images."""
-    from hopfield.report import save_image_grid
-
     images, mask = result.eval_images[:8], result.eval_mask[:8]
     p, shape = config.patch_size, tuple(images.shape[-2:])
     target = patchify(images, p)
@@ -124,8 +131,7 @@ def inpainting_figure(path: Path, result: DatasetResult, config: CompareConfig) 
         if name != "mean-of-visible":
             rows.append(unpatchify(patches, p, shape, 1).clamp(0, 1))
             labels.append(name)
-    save_image_grid(
-        path,
+    return image_grid_figure(
         rows,
         labels,
         value_range=(0.0, 1.0),
@@ -133,14 +139,10 @@ def inpainting_figure(path: Path, result: DatasetResult, config: CompareConfig) 
     )
 
 
-def curves_figure(path: Path, results: list[DatasetResult]) -> None:
+def curves_figure(results: list[DatasetResult]) -> Any:
     """Held-out masked MSE against updates (left) and training CPU seconds (right)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(len(results), 2, figsize=(10, 3.6 * len(results)), squeeze=False)
+    fig = new_figure((10, 3.6 * len(results)))
+    axes = fig.subplots(len(results), 2, squeeze=False)
     for (left, right), result in zip(axes, results, strict=True):
         for name, run in result.runs.items():
             steps, seconds, mse = zip(*run.curve, strict=True)
@@ -154,62 +156,36 @@ def curves_figure(path: Path, results: list[DatasetResult]) -> None:
         right.set(xlabel="training CPU seconds (seed 0)", ylabel="held-out masked MSE")
         left.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
-def _progress(total: int, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="et-vs-mae", disable=not enabled, dynamic_ncols=True)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``hopfield study et-vs-mae``."""
-    from hopfield.report import (
-        ReportSection,
-        metrics_markdown,
-        write_index_html,
-        write_metrics_csv,
-        write_metrics_json,
-    )
-
+def _compute(context: StudyContext) -> StudyResult:
+    args = context.args
     config = config_for(args)
-    datasets = _datasets(args.datasets)
-    seeds = [int(args.seed) + i for i in range(args.seeds or (1 if args.quick else 3))]
+    datasets = list(args.datasets)
+    seeds = [context.seed + i for i in range(args.seeds or (1 if context.quick else 3))]
     root = args.data_root or os.environ.get("HOPFIELD_DATA")
-    out = Path(args.out)
-    bar = _progress(len(datasets) * len(seeds) * 3 * config.steps, enabled=True)
-    results = [
-        compare_on_dataset(d, config, seeds, root, tick=lambda: bar.update()) for d in datasets
-    ]
-    bar.close()
+    total = len(datasets) * len(seeds) * 3 * config.steps
+    ticks = iter(context.progress(range(total), desc="et-vs-mae", total=total))
+
+    def tick() -> None:
+        next(ticks, None)
+
+    try:
+        results = [compare_on_dataset(d, config, seeds, root, tick=tick) for d in datasets]
+    except FileNotFoundError as error:  # MNIST / Fashion-MNIST files
+        raise FileNotFoundError(f"argument --data-root: {error}") from error
+    for _ in ticks:  # close the bar
+        pass
+    figures = {f"inpainting_{r.dataset}.png": inpainting_figure(r, config) for r in results}
+    figures["curves.png"] = curves_figure(results)
     rows = [row for result in results for row in result.rows]
-    out.mkdir(parents=True, exist_ok=True)
-    figures = []
-    for result in results:
-        name = f"inpainting_{result.dataset}.png"
-        inpainting_figure(out / name, result, config)
-        figures.append(name)
-    curves_figure(out / "curves.png", results)
-    figures.append("curves.png")
-    table = metrics_markdown(rows, COLUMNS, digits=4)
-    write_metrics_csv(out / "results.csv", rows, COLUMNS)
-    write_metrics_json(
-        out / "results.json", rows, metadata={"config": asdict(config), "seeds": seeds}
+    return StudyResult(
+        tables=[Table("et_vs_mae", "Masked-patch in-painting", rows, COLUMNS, digits=4)],
+        figures=figures,
+        metadata={"config": asdict(config), "seeds": seeds},
+        notes=[" ".join((__doc__ or "").split("\n\n")[1].split())],
     )
-    (out / "summary.md").write_text(f"# ET vs ViT masked autoencoders\n\n{table}\n")
-    write_index_html(
-        out,
-        "ET vs ViT masked autoencoders",
-        [
-            ReportSection(
-                "Masked-patch in-painting", __doc__.split("\n\n")[1], figures, rows, columns=COLUMNS
-            )
-        ],
-        digits=4,
-    )
-    print(table)
-    print(f"\nwrote {out}/results.json, results.csv, summary.md, index.html, {', '.join(figures)}")
-    return 0
+
+
+STUDY = Study("et-vs-mae", "ET vs ViT masked autoencoders", _compute, add_arguments)
