@@ -31,10 +31,12 @@ import torch
 
 from hopfield.experiments.report import new_figure
 from hopfield.experiments.runner import (
+    Progress,
     Study,
     StudyContext,
     StudyResult,
     Table,
+    no_progress,
 )
 from hopfield.nn.binary_attention import binary_cam_attention, topk_recall
 
@@ -68,11 +70,13 @@ def monte_carlo_recall(
     return float(recall.mean()), float(recall.std() / math.sqrt(trials))
 
 
-def recall_table(*, trials: int, seed: int, n: int = 1024, k1: int = 2) -> list[dict[str, Any]]:
+def recall_table(
+    *, trials: int, seed: int, n: int = 1024, k1: int = 2, progress: Progress = no_progress
+) -> list[dict[str, Any]]:
     """Recall for ``k₂ ∈ {8, 16, 32, 64}`` at ``T = 16`` and ``T ∈ {4, 8, 32}`` at ``k₂ = 32``."""
     cases = [(16, k2) for k2 in (8, 16, 32, 64)] + [(t, 32) for t in (4, 8, 32)]
     rows = []
-    for tile, k2 in cases:
+    for tile, k2 in progress(cases, desc="camformer top-k recall"):
         mean, sem = monte_carlo_recall(n, tile, k1, k2, trials=trials, seed=seed)
         rows.append(
             {
@@ -166,7 +170,9 @@ def _plot(recall: list[dict[str, Any]], errors: list[dict[str, Any]]) -> Any:
 
 def _compute(context: StudyContext) -> StudyResult:
     seed = context.seed
-    recall = recall_table(trials=1000 if context.quick else 20000, seed=seed)
+    recall = recall_table(
+        trials=1000 if context.quick else 20000, seed=seed, progress=context.progress
+    )
     errors = attention_error_table(n=256 if context.quick else 1024, seed=seed)
     return StudyResult(
         tables=[

@@ -25,10 +25,12 @@ import torch
 
 from hopfield.experiments.report import new_figure
 from hopfield.experiments.runner import (
+    Progress,
     Study,
     StudyContext,
     StudyResult,
     Table,
+    no_progress,
 )
 from hopfield.models.sparse_recovery import (
     SparseRecoveryMemory,
@@ -51,10 +53,12 @@ def recovery_table(
     corruption_levels: tuple[int, ...],
     solvers: tuple[str, ...],
     seed: int,
+    *,
+    progress: Progress = no_progress,
 ) -> list[dict[str, Any]]:
     """Exact-recovery and self-reported decoding rates per (s, solver)."""
     rows = []
-    for level in corruption_levels:
+    for level in progress(corruption_levels, desc="sparse-recovery levels"):
         noisy, _ = sparse_corruption(fresh, level, seed=seed + level)
         for solver in solvers:
             start = time.perf_counter()
@@ -90,7 +94,9 @@ def neural_learning_curve(
     return rows
 
 
-def run_sparse_recovery_study(*, quick: bool = False, seed: int = 0) -> dict[str, Any]:
+def run_sparse_recovery_study(
+    *, quick: bool = False, seed: int = 0, progress: Progress = no_progress
+) -> dict[str, Any]:
     """Compute every table of the study (see the module docstring)."""
     trials = 40 if quick else 200
     levels = (5, 10, 20, 25) if quick else (5, 10, 15, 20, 25, 30, 35)
@@ -102,7 +108,7 @@ def run_sparse_recovery_study(*, quick: bool = False, seed: int = 0) -> dict[str
     steps = (10, 100, 300, 1000) if quick else (10, 30, 100, 300, 1000, 3000)
     return {
         "svd_max_norm_Bx": float(memory.syndrome(fresh).norm(dim=1).max()),
-        "recovery": recovery_table(memory, fresh, levels, solvers, seed),
+        "recovery": recovery_table(memory, fresh, levels, solvers, seed, progress=progress),
         "neural": neural_learning_curve(data, fresh, 60, steps, seed),
     }
 
@@ -145,7 +151,10 @@ def study_result(results: dict[str, Any]) -> StudyResult:
 
 
 def _compute(context: StudyContext) -> StudyResult:
-    return study_result(run_sparse_recovery_study(quick=context.quick, seed=context.seed))
+    results = run_sparse_recovery_study(
+        quick=context.quick, seed=context.seed, progress=context.progress
+    )
+    return study_result(results)
 
 
 STUDY = Study("sparse-recovery", "Sparse-recovery associative memory", _compute)

@@ -27,10 +27,12 @@ import torch
 
 from hopfield.experiments.report import new_figure
 from hopfield.experiments.runner import (
+    Progress,
     Study,
     StudyContext,
     StudyResult,
     Table,
+    no_progress,
 )
 from hopfield.models.kernelized import (
     KernelizedHopfield,
@@ -78,11 +80,16 @@ def count_recalled(memory: KernelizedHopfield, patterns: torch.Tensor, steps: in
 
 
 def tammes_table(
-    counts: tuple[int, ...], steps: int, restarts: int, seed: int
+    counts: tuple[int, ...],
+    steps: int,
+    restarts: int,
+    seed: int,
+    *,
+    progress: Progress = no_progress,
 ) -> list[dict[str, Any]]:
     """Achieved vs optimal minimum angle for each M on S²."""
     rows = []
-    for count in counts:
+    for count in progress(counts, desc="tammes"):
         _, angle = optimize_spherical_code(count, 3, steps=steps, seed=seed, restarts=restarts)
         optimum = TAMMES_OPTIMA[count]
         rows.append(
@@ -131,13 +138,17 @@ def feature_map_table(
     return rows
 
 
-def run_spherical_study(*, quick: bool = False, seed: int = 0) -> dict[str, Any]:
+def run_spherical_study(
+    *, quick: bool = False, seed: int = 0, progress: Progress = no_progress
+) -> dict[str, Any]:
     """Compute every table of the study (see the module docstring)."""
     if quick:
-        tammes = tammes_table((4, 6, 12), steps=600, restarts=2, seed=seed)
+        tammes = tammes_table((4, 6, 12), steps=600, restarts=2, seed=seed, progress=progress)
         recall = feature_map_table((2.0,), ("softmax",), seed=seed)
     else:
-        tammes = tammes_table((4, 5, 6, 8, 12), steps=1500, restarts=4, seed=seed)
+        tammes = tammes_table(
+            (4, 5, 6, 8, 12), steps=1500, restarts=4, seed=seed, progress=progress
+        )
         recall = feature_map_table((0.5, 1.0, 2.0, 3.0), ("softmax", "entmax15"), seed=seed)
     return {"tammes": tammes, "recall": recall}
 
@@ -189,7 +200,8 @@ def study_result(results: dict[str, Any]) -> StudyResult:
 
 
 def _compute(context: StudyContext) -> StudyResult:
-    return study_result(run_spherical_study(quick=context.quick, seed=context.seed))
+    results = run_spherical_study(quick=context.quick, seed=context.seed, progress=context.progress)
+    return study_result(results)
 
 
 STUDY = Study("spherical", "Spherical memories: Tammes problem and feature maps", _compute)
