@@ -37,6 +37,7 @@ MOVED_MODULES: dict[str, str] = {
     "hopfield.ood": "hopfield.tasks.ood",
     "hopfield.estimators": "hopfield.tasks.estimators",
     "hopfield.memory_store": "hopfield.io.pattern_store",
+    "hopfield.report": "hopfield.experiments.report",
 }
 """Old module path → new module path."""
 

@@ -22,9 +22,9 @@ from hopfield.experiments.cli_types import CommandParser
 __all__ = ["build_parser", "main"]
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "hopfield.experiments.demo",
+    "hopfield.experiments.demo_cli",
     "hopfield.experiments.recall_cmd",
-    "hopfield.experiments.train_et",
+    "hopfield.experiments.train_et_cli",
     "hopfield.experiments.params",
     "hopfield.experiments.studies",
     "hopfield.explore.command",
@@ -39,9 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="hopfield", description="Energy-based associative memory: store, corrupt, recall."
     )
-    from hopfield import __version__
-
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument(
         "--debug",
         action="store_true",
@@ -51,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hopfield")
+    except PackageNotFoundError:  # a source tree on sys.path without installation
+        return "unknown"
 
 
 def _prog(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:

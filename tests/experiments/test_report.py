@@ -111,14 +111,3 @@ def test_index_html_links_relative_files_only(tmp_path: Path) -> None:
     assert "http" not in text, "no external assets"
     with pytest.raises(FileNotFoundError, match=r"missing\.png"):
         report.write_index_html(tmp_path, "t", [report.ReportSection("s", images=["missing.png"])])
-
-
-def test_old_module_name_warns_and_reexports() -> None:
-    import importlib
-    import sys
-
-    sys.modules.pop("hopfield.report", None)
-    with pytest.warns(DeprecationWarning, match="hopfield.experiments.report"):
-        old = importlib.import_module("hopfield.report")
-    assert old.write_index_html is report.write_index_html
-    assert set(old.__all__) == set(report.__all__)

@@ -57,7 +57,6 @@ __all__ = [
     "evaluate",
     "parse_corruption",
     "prepare_patterns",
-    "register",
     "run_demo",
     "select_separated",
 ]
@@ -255,10 +254,3 @@ def run_demo(config: DemoConfig) -> DemoResult:
     result.wall_s = time.perf_counter() - start
     write_tables_and_index(config, result)
     return result
-
-
-def register(subparsers: Any) -> None:
-    """Add ``hopfield demo`` to the command-line interface (see :mod:`.demo_cli`)."""
-    from hopfield.experiments.demo_cli import register as register_demo
-
-    register_demo(subparsers)

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
+from hopfield.experiments.train_et_config import TrainConfig
 from hopfield.io import load_checkpoint, save_checkpoint
 from hopfield.models.energy_transformer import EnergyTransformer
-
-if TYPE_CHECKING:
-    from hopfield.experiments.train_et import TrainConfig
 
 __all__ = [
     "CHECKPOINT_KIND",
