@@ -31,6 +31,7 @@ COMMANDS: dict[str, list[str]] = {
     "capacity": ["capacity", "--model", "modern-dot", "--no-progress"],
     "train et": ["train", "et", "--no-progress"],
     "params": ["params"],
+    "explore": ["explore"],
 }
 
 
@@ -79,6 +80,7 @@ def _cases() -> list[tuple[str, str, list[str]]]:
     add("missing checkpoint", "train et", "--resume", MISSING, EMPTY)
     add("output under a file", "train et", "--out", FILE + "/run")
     add("unknown device", "params", "--device", "nosuch")
+    add("size ≤ 0", "explore", "--port", "-1", "70000", "http")
     for name in STUDIES:
         study = ["study", name, "--quick", "--no-progress"]
         cases.append(("seed out of range", "--seed", [*study, "--seed", "-1"]))
@@ -114,7 +116,7 @@ def _materialise(argv: list[str], tmp_path: Path) -> list[str]:
         for key, value in swap.items():
             arg = arg.replace(key, value)
         out.append(arg)
-    if "--out" not in argv and argv[0] != "params":
+    if "--out" not in argv and argv[0] not in ("params", "explore"):
         out += ["--out", str(tmp_path / "out")]
     return out
 
@@ -148,7 +150,7 @@ def test_the_table_covers_every_subcommand_and_class() -> None:
     commands = {
         " ".join(argv[:2]) if argv[0] in ("train", "study") else argv[0] for _, _, argv in CASES
     }
-    assert {"demo", "recall", "capacity", "train et", "params"} <= commands
+    assert {"demo", "recall", "capacity", "train et", "params", "explore"} <= commands
     assert {f"study {name}" for name in STUDIES} <= commands
     assert len({kind for kind, _, _ in CASES}) >= 12
     assert len(CASES) >= 150

@@ -39,7 +39,9 @@ def test_a_busy_port_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) 
 def test_a_bad_port_is_rejected(capsys: pytest.CaptureFixture[str]) -> None:
     if not command.explore_available():
         pytest.skip("the explore extra is not installed")
-    assert main(["explore", "--port", "70000"]) == 2
+    with pytest.raises(SystemExit) as stop:  # rejected by the parser (argument type)
+        main(["explore", "--port", "70000"])
+    assert stop.value.code == 2
     assert "--port" in capsys.readouterr().err
 
 

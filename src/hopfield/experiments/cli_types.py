@@ -35,6 +35,7 @@ __all__ = [
     "non_negative_int",
     "output_dir",
     "output_file",
+    "port",
     "positive_float",
     "positive_int",
     "probability",
@@ -105,6 +106,14 @@ def seed(text: str) -> int:
     value = int(_number(text, int))
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"must be an integer in [0, {MAX_SEED}], got {text!r}")
+    return value
+
+
+def port(text: str) -> int:
+    """A TCP port in ``[0, 65535]`` (0: any free port)."""
+    value = int(_number(text, int))
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port in [0, 65535], got {text!r}")
     return value
 
 

@@ -12,7 +12,7 @@ import torch.distributed as dist
 
 from hopfield.distributed.launch import world_info
 from hopfield.models.energy_transformer import EnergyTransformer
-from hopfield.models.patches import patchify, random_patch_mask
+from hopfield.models.energy_transformer_patches import patchify, random_patch_mask
 
 __all__ = [
     "eval_masks",

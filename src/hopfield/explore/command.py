@@ -38,7 +38,9 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0: any free port)")
+    from hopfield.experiments.cli_types import port
+
+    parser.add_argument("--port", type=port, default=DEFAULT_PORT, help="port (0: any free port)")
     parser.set_defaults(func=_main)
 
 
