@@ -32,7 +32,11 @@ uses and why.
 per case, loaded/idle for ours and for the reference: robust kernels degrade no
 more than the reference.
 
-Stores: fp32 keys (the ``STORES`` table is the hook for bf16 / int8 stores).
+Stores (``STORES``): fp32 keys, and bf16 keys read by the native kernel (rows
+``store=bf16``, only where ``"auto"`` runs it: ``B ≤ 4`` with a C compiler; its
+reference is the explicit fp32 step on the same bf16-rounded patterns, its floor the
+reduction over the bf16 keys, half the bytes). int8 stores join the table when
+the memories store them (the native kernel already reads int8 with per-row scales).
 Usage: ``python benchmarks/bench_retrieval.py [--quick] [--contended] [--out PATH]``.
 """
 
@@ -60,7 +64,7 @@ __all__ = ["main"]
 
 NAIVE_LIMIT_BYTES = 4 * 2**30
 DIM = 256
-STORES: dict[str, torch.dtype] = {"fp32": torch.float32}
+STORES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16}
 """Key stores benchmarked (name -> dtype); low-precision stores join here."""
 
 Step = Callable[[], object]
@@ -158,24 +162,29 @@ def kernel_choice(keys: torch.Tensor, beta: float, repeats: int) -> dict[str, An
 
 
 def _contenders(
-    name: str, keys: torch.Tensor, queries: torch.Tensor, sq_norms: torch.Tensor
+    name: str,
+    keys: torch.Tensor,
+    queries: torch.Tensor,
+    sq_norms: torch.Tensor,
+    ref_keys: torch.Tensor,
 ) -> tuple[Step, Step | None]:
-    """(ours, explicit reference or None when its temporaries exceed the limit)."""
+    """(ours on the stored ``keys``, explicit fp32 reference on ``ref_keys`` (the same
+    patterns) or None when its temporaries exceed the limit)."""
     beta_lse, beta_lsr = 1.0 / math.sqrt(DIM), 1.5
     factor = {"lse": 2, "poly": 2, "lsr": 3}[name]
     fits = factor * queries.shape[0] * keys.shape[0] * 4 <= NAIVE_LIMIT_BYTES
     pairs: dict[str, tuple[Step, Step]] = {
         "lse": (
             lambda: lse_retrieve(queries, keys, None, beta_lse),
-            lambda: naive_lse(queries, keys, beta_lse),
+            lambda: naive_lse(queries, ref_keys, beta_lse),
         ),
         "poly": (
             lambda: polynomial_retrieve(queries, keys, None, 3),
-            lambda: naive_poly(queries, keys),
+            lambda: naive_poly(queries, ref_keys),
         ),
         "lsr": (
             lambda: lsr_retrieve(queries, keys, None, beta_lsr, key_sq_norms=sq_norms),
-            lambda: naive_lsr(queries, keys, beta_lsr),
+            lambda: naive_lsr(queries, ref_keys, beta_lsr),
         ),
     }
     ours, ref = pairs[name]
@@ -198,12 +207,13 @@ def run_case(
     keys: torch.Tensor,
     queries: torch.Tensor,
     sq_norms: torch.Tensor,
+    ref_keys: torch.Tensor,
     repeats: int,
     contend_seconds: float | None,
 ) -> dict[str, Any]:
     batch, num_memories = queries.shape[0], keys.shape[0]
-    ours, ref = _contenders(name, keys, queries, sq_norms)
-    block = keys[: min(num_memories, 4096)].float()
+    ours, ref = _contenders(name, keys, queries, sq_norms, ref_keys)
+    block = ref_keys[: min(num_memories, 4096)]
     steps: dict[str, Step] = {
         "ours": ours,
         "floor": lambda: keys.sum(),
@@ -317,19 +327,25 @@ def main(argv: list[str] | None = None) -> int:
     print_header(args.contended)
     rows: list[dict[str, Any]] = []
     for num_memories in sizes:
+        base = torch.randn(num_memories, DIM) / math.sqrt(DIM)
         for store, dtype in STORES.items():
-            keys = (torch.randn(num_memories, DIM) / math.sqrt(DIM)).to(dtype)
-            sq_norms = keys.float().square().sum(dim=1)
+            keys = base.to(dtype)
+            ref_keys = keys.float()
+            sq_norms = ref_keys.square().sum(dim=1)
             for batch in batches:
                 noise = 0.3 * torch.randn(batch, DIM) / math.sqrt(DIM)
-                queries = keys[:batch].float() + noise
+                queries = ref_keys[:batch] + noise
+                if store != "fp32" and (
+                    plan_kernel("auto", queries, keys, None, grad=False) != "native"
+                ):
+                    continue  # only the native kernel reads low-precision keys here
                 repeats = 3 if batch * num_memories >= 10**8 else args.repeats
                 contend = args.contend_seconds if args.contended else None
-                for name in kernels:
-                    row = run_case(name, store, keys, queries, sq_norms, repeats, contend)
+                for name in kernels if store == "fp32" else ["lse"]:
+                    row = run_case(name, store, keys, queries, sq_norms, ref_keys, repeats, contend)
                     rows.append(row)
                     print_row(row)
-            del keys, sq_norms
+            del keys, ref_keys, sq_norms
     _write(args, rows, ceilings, choice, load_before)
     return 0
 
