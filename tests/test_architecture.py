@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     # foundation: imports nothing of hopfield above it
     "_validation": 0,
     "_deprecated": 0,
+    "_version": 0,
     "data": 0,
     "core": 1,
     "ops": 2,

@@ -12,7 +12,10 @@ persistence in :mod:`hopfield.io`.
 The names a newcomer needs first are re-exported here.
 """
 
+import logging
+
 from hopfield import _deprecated
+from hopfield._version import __version__
 from hopfield.core import HAM, DescentResult, Neurons, descend
 from hopfield.io import load, save
 from hopfield.models import (
@@ -27,7 +30,9 @@ from hopfield.models import (
 )
 from hopfield.nn import Hopfield, HopfieldLayer, HopfieldPooling
 
-__version__ = "0.1.0"
+# The library reports through this logger and never prints (the command line may);
+# without a handler configured by the application, nothing is shown.
+logging.getLogger("hopfield").addHandler(logging.NullHandler())
 
 _deprecated.install()  # old module paths (hopfield.ood, hopfield.models.clustering, …)
 

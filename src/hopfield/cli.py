@@ -17,6 +17,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from hopfield._version import __version__
 from hopfield.experiments.cli_types import CommandParser
 
 __all__ = ["build_parser", "main"]
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="hopfield", description="Energy-based associative memory: store, corrupt, recall."
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--debug",
         action="store_true",
@@ -49,15 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
     return parser
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("hopfield")
-    except PackageNotFoundError:  # a source tree on sys.path without installation
-        return "unknown"
 
 
 def _prog(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:

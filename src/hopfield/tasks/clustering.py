@@ -35,21 +35,16 @@ __all__ = ["ClAM", "kmeans_plus_plus"]
 def kmeans_plus_plus(points: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
     """``count`` rows of ``points`` ``(N, D)`` chosen by k-means++ seeding (Arthur &
     Vassilvitskii 2007): each next centre drawn with probability ∝ squared distance to
-    the nearest chosen one. Returns ``(count, D)``."""
+    the nearest chosen one (scikit-learn's :func:`sklearn.cluster.kmeans_plusplus`, its
+    greedy variant, seeded from ``generator``). Returns ``(count, D)``."""
+    from sklearn.cluster import kmeans_plusplus
+
     if count > points.shape[0]:
         raise ValueError(f"count must be ≤ the number of points {points.shape[0]}, got {count}")
-    first = int(torch.randint(points.shape[0], (1,), generator=generator))
-    chosen = [first]
-    nearest = (points - points[first]).square().sum(dim=1)
-    for _ in range(count - 1):
-        total = nearest.sum()
-        if float(total) <= 0:
-            index = int(torch.randint(points.shape[0], (1,), generator=generator))
-        else:
-            index = int(torch.multinomial(nearest / total, 1, generator=generator))
-        chosen.append(index)
-        nearest = torch.minimum(nearest, (points - points[index]).square().sum(dim=1))
-    return points[chosen].clone()
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    data = points.detach().cpu().double().numpy()
+    _, indices = kmeans_plusplus(data, n_clusters=count, random_state=seed)
+    return points[torch.from_numpy(indices).to(points.device)].clone()
 
 
 class ClAM(nn.Module):
