@@ -42,7 +42,9 @@ def test_release_files_and_metadata() -> None:
     for section in ("## Add a memory", "## Add a study", "## Add a benchmark"):
         assert section in contributing
     assert "Programming Language :: Python :: 3.11" in pyproject["classifiers"]
-    assert {"Homepage", "Documentation", "Source", "Issues"} <= set(pyproject["urls"])
+    # No [project.urls] until the project has a public address: an invented URL would
+    # send users to someone else's page.
+    assert "urls" not in pyproject
 
 
 def _install_block() -> str:
