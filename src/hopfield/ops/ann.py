@@ -19,6 +19,12 @@ differ. Where ``T̃_k = T_k`` (recall 1) the result equals the exact one;
 candidates depend on the index, the update is not guaranteed to lower the energy.
 Rows for which the index returns fewer than ``k`` candidates are recomputed with the
 exact streamed top-k.
+
+Indexes exploit structure in the patterns (clusters, low intrinsic dimension). On
+memories without any (i.i.d. Gaussian patterns in high dimension, where all but the
+nearest pattern are near-ties) no index finds the true top-``k`` cheaply: measure
+recall first (``benchmarks/bench_topk_ann.py --data iid`` against ``--data
+clustered``) and use the exact kernel where it is low.
 """
 
 from __future__ import annotations
