@@ -83,8 +83,8 @@ def test_attention_rows_are_distributions() -> None:
 def test_bad_arguments_raise() -> None:
     with pytest.raises(ValueError, match="num_memories must be ≥ 1"):
         HopfieldLayer(8, 0)
-    with pytest.raises(TypeError, match="batch_first"):
-        HopfieldLayer(8, 3, batch_first=True)
+    with pytest.raises(TypeError, match="batch_first must be a bool"):
+        HopfieldLayer(8, 3, batch_first=1)  # type: ignore[arg-type]
     layer = HopfieldLayer(8, 3)
     with pytest.raises(ValueError, match="input must have last dim embed_dim=8"):
         layer(torch.randn(2, 7))
@@ -100,3 +100,18 @@ def test_config_rebuilds_an_equivalent_layer() -> None:
     clone.load_state_dict(layer.state_dict())
     x = torch.randn(2, 8)
     torch.testing.assert_close(clone(x), layer(x))
+
+
+def test_sequence_first_input_gives_the_transposed_batch_first_result() -> None:
+    first = HopfieldLayer(8, 5, num_heads=2)
+    second = HopfieldLayer(8, 5, num_heads=2, batch_first=False)
+    second.load_state_dict(first.state_dict())
+    x = torch.randn(3, 4, 8)
+    torch.testing.assert_close(second(x.transpose(0, 1)), first(x).transpose(0, 1))
+    torch.testing.assert_close(second(x[:, 0]), first(x[:, 0]))  # (B, E) is batch-first
+
+
+def test_empty_inputs_give_empty_outputs() -> None:
+    layer = HopfieldLayer(8, 5)
+    assert layer(torch.randn(0, 8)).shape == (0, 8)
+    assert layer(torch.randn(2, 0, 8)).shape == (2, 0, 8)

@@ -90,8 +90,8 @@ def test_pooling_large_beta_selects_the_most_similar_element() -> None:
 def test_bad_arguments_raise() -> None:
     with pytest.raises(ValueError, match="num_queries must be ≥ 1"):
         HopfieldPooling(8, num_queries=0)
-    with pytest.raises(TypeError, match="batch_first"):
-        HopfieldPooling(8, batch_first=False)
+    with pytest.raises(TypeError, match="batch_first must be a bool"):
+        HopfieldPooling(8, batch_first=0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="flatten must be a bool"):
         HopfieldPooling(8, flatten=1)  # type: ignore[arg-type]
     pool = HopfieldPooling(8)
@@ -110,3 +110,22 @@ def test_config_rebuilds_an_equivalent_layer() -> None:
     x = torch.randn(2, 4, 8)
     torch.testing.assert_close(clone(x), pool(x))
     assert isinstance(clone.hopfield, Hopfield)
+
+
+def test_sequence_first_input_gives_the_transposed_batch_first_result() -> None:
+    first = HopfieldPooling(8, num_queries=3, num_heads=2)
+    second = HopfieldPooling(8, num_queries=3, num_heads=2, batch_first=False)
+    second.load_state_dict(first.state_dict())
+    x = torch.randn(4, 5, 8)
+    torch.testing.assert_close(second(x.transpose(0, 1)), first(x).transpose(0, 1))
+    flat = HopfieldPooling(8, num_queries=3, num_heads=2, flatten=True, batch_first=False)
+    flat.load_state_dict(first.state_dict())
+    torch.testing.assert_close(flat(x.transpose(0, 1)), first(x).flatten(1))
+    assert second.get_config()["batch_first"] is False
+
+
+def test_empty_batch_pools_to_empty_and_an_empty_set_is_rejected() -> None:
+    pool = HopfieldPooling(8, num_queries=2)
+    assert pool(torch.randn(0, 5, 8)).shape == (0, 2, 8)
+    with pytest.raises(ValueError, match="input must hold at least one element"):
+        pool(torch.randn(3, 0, 8))

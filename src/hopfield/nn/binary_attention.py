@@ -30,7 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hopfield._validation import check_floating, check_positive
+from hopfield._validation import check_bool, check_floating, check_positive
+from hopfield.nn.association import nan_witness
+from hopfield.nn.inputs import layer_input, module_dtype
 
 __all__ = [
     "BinaryCAMAssociation",
@@ -169,6 +171,12 @@ def binary_cam_attention(
             f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
         )
     factor = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    if q.shape[:-1].numel() == 0:  # no queries (or an empty batch): empty result
+        weights = q.new_zeros(*q.shape[:-1], k.shape[-2])
+        return weights @ v, (weights if need_weights else None)
+    if k.shape[-2] == 0:
+        raise ValueError(f"k must hold at least one key per query, got shape {tuple(k.shape)}")
+    witness = nan_witness(q, k, v)  # sign() would map NaN to −1: keep NaN visible
     if binary:
         q, k = binarize(q), binarize(k)
     logits = factor * (q @ k.transpose(-2, -1))
@@ -176,7 +184,7 @@ def binary_cam_attention(
         logits = logits + _additive(mask, logits.dtype)
     values, index = hierarchical_topk(logits, tile, k1, k2)
     sparse = torch.full_like(logits, -math.inf).scatter(-1, index, values)
-    weights = torch.softmax(sparse, dim=-1)
+    weights = torch.softmax(sparse, dim=-1) + witness
     return weights @ v, (weights if need_weights else None)
 
 
@@ -236,9 +244,12 @@ class BinaryCAMAttention(nn.Module):
         binary: binarise queries and keys (``False``: full-precision scores, same top-k).
         scale: logit scale (default ``1/√(E/H)``).
         bias: biases in the projections.
+        batch_first: inputs and output ``(B, L, E)`` if True, else ``(L, B, E)``.
 
-    Shapes: ``query (B, Lq, E)``, ``key``/``value`` ``(B, Lk, E)`` (default: ``query``);
-    output ``(B, Lq, E)``, weights ``(B, H, Lq, Lk)``.
+    Shapes (batch-first): ``query (B, Lq, E)``, ``key``/``value`` ``(B, Lk, E)``
+    (default: ``query``); output ``(B, Lq, E)``, weights ``(B, H, Lq, Lk)``. Inputs
+    follow the layer's dtype, empty batches or query sequences give empty results and
+    NaN/inf inputs give NaN outputs (:mod:`hopfield.nn.inputs`).
     """
 
     def __init__(
@@ -252,8 +263,10 @@ class BinaryCAMAttention(nn.Module):
         binary: bool = True,
         scale: float | None = None,
         bias: bool = True,
+        batch_first: bool = True,
     ) -> None:
         super().__init__()
+        self.batch_first = check_bool(batch_first, "batch_first")
         self.embed_dim = _check_count(embed_dim, "embed_dim")
         self.num_heads = _check_count(num_heads, "num_heads")
         if embed_dim % num_heads:
@@ -280,12 +293,16 @@ class BinaryCAMAttention(nn.Module):
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         return x.unflatten(-1, (self.num_heads, self.head_dim)).transpose(1, 2)
 
-    def _check(self, x: torch.Tensor, name: str) -> None:
-        check_floating(x, name)
-        if x.ndim != 3 or x.shape[-1] != self.embed_dim:
+    def _check(self, x: object, name: str) -> torch.Tensor:
+        """Batch-first ``(B, L, E)`` in the layer's dtype."""
+        tensor = layer_input(x, name, module_dtype(self))
+        if tensor.ndim != 3 or tensor.shape[-1] != self.embed_dim:
+            layout = "(B, L, {})" if self.batch_first else "(L, B, {})"
             raise ValueError(
-                f"{name} must have shape (B, L, {self.embed_dim}), got {tuple(x.shape)}"
+                f"{name} must have shape {layout.format(self.embed_dim)}, "
+                f"got {tuple(tensor.shape)}"
             )
+        return tensor if self.batch_first else tensor.transpose(0, 1)
 
     def forward(
         self,
@@ -298,15 +315,16 @@ class BinaryCAMAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend from ``query`` to ``key``/``value``; ``key_padding_mask`` ``(B, Lk)`` bool
         (True = ignore). Returns ``(output, weights or None)``."""
-        key = query if key is None else key
-        value = key if value is None else value
-        for tensor, name in ((query, "query"), (key, "key"), (value, "value")):
-            self._check(tensor, name)
+        query = self._check(query, "query")
+        key = query if key is None else self._check(key, "key")
+        value = key if value is None else self._check(value, "value")
         if key.shape[:2] != value.shape[:2] or key.shape[0] != query.shape[0]:
             raise ValueError(
                 "query (B, Lq, E), key and value (B, Lk, E) must share B (and Lk), got "
-                f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}"
+                f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)} (batch-first)"
             )
+        if key.shape[1] == 0 and query.shape[1] > 0 and query.shape[0] > 0:
+            raise ValueError(f"key must hold at least one pattern, got shape {tuple(key.shape)}")
         mask = None
         if key_padding_mask is not None:
             if key_padding_mask.dtype != torch.bool or key_padding_mask.shape != key.shape[:2]:
@@ -319,4 +337,5 @@ class BinaryCAMAttention(nn.Module):
         k = self._split(self.key_proj(key))
         v = self._split(self.value_proj(value))
         out, weights = self.association(q, k, v, mask, self.scale, 0.0, need_weights)
-        return self.out_proj(out.transpose(1, 2).flatten(-2)), weights
+        output = self.out_proj(out.transpose(1, 2).flatten(-2))
+        return (output if self.batch_first else output.transpose(0, 1)), weights

@@ -30,7 +30,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from hopfield._validation import check_int, check_probability, check_rank, check_tensor
+from hopfield._validation import check_bool, check_int, check_probability, check_rank, check_tensor
+from hopfield.nn.inputs import layer_input, module_dtype
 
 __all__ = ["GAMBlock", "GAMLanguageModel", "TransformerLanguageModel", "count_parameters"]
 
@@ -49,14 +50,23 @@ class GAMBlock(nn.Module):
         num_slots: number ``S`` of learned memory slots.
         kernel_size: ``k`` of the depthwise causal convolution.
         dropout: dropout after the fused paths and in the FFN.
+        batch_first: ``x`` is ``(B, T, d)`` if True, else ``(T, B, d)`` (output alike).
 
-    Shapes: ``x`` ``(B, T, d)`` → ``(B, T, d)``.
+    Shapes: ``x`` ``(B, T, d)`` → ``(B, T, d)``. Inputs follow the block's dtype; an
+    empty batch or sequence gives an empty result (:mod:`hopfield.nn.inputs`).
     """
 
     def __init__(
-        self, d_model: int, num_slots: int, kernel_size: int = 3, dropout: float = 0.1
+        self,
+        d_model: int,
+        num_slots: int,
+        kernel_size: int = 3,
+        dropout: float = 0.1,
+        *,
+        batch_first: bool = True,
     ) -> None:
         super().__init__()
+        self.batch_first = check_bool(batch_first, "batch_first")
         self.d_model = check_int(d_model, "d_model")
         self.num_slots = check_int(num_slots, "num_slots")
         self.kernel_size = check_int(kernel_size, "kernel_size")
@@ -86,11 +96,17 @@ class GAMBlock(nn.Module):
         """Slot-memory read ``softmax(x_n Mᵀ) M`` ``(B, T, d)``."""
         return torch.softmax(x_n @ self.memory.T, dim=-1) @ self.memory
 
-    def _check_input(self, x: torch.Tensor) -> None:
-        check_tensor(x, "x")
-        check_rank(x, "x", 3, f"(B, T, {self.d_model})")
-        if x.shape[-1] != self.d_model:
-            raise ValueError(f"x must have shape (B, T, {self.d_model}), got {tuple(x.shape)}")
+    def _check_input(self, x: object) -> torch.Tensor:
+        """Batch-first ``(B, T, d)`` in the block's dtype."""
+        tensor = layer_input(x, "x", module_dtype(self))
+        layout = f"(B, T, {self.d_model})" if self.batch_first else f"(T, B, {self.d_model})"
+        check_rank(tensor, "x", 3, layout)
+        if tensor.shape[-1] != self.d_model:
+            raise ValueError(f"x must have shape {layout}, got {tuple(tensor.shape)}")
+        return tensor if self.batch_first else tensor.transpose(0, 1)
+
+    def _restore(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.batch_first else x.transpose(0, 1)
 
     def _fuse(self, x: torch.Tensor, x_n: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
         gate_local, gate_global = self.gate(x_n).chunk(2, dim=-1)
@@ -101,9 +117,12 @@ class GAMBlock(nn.Module):
         return x + self.ffn(self.norm2(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x)
+        """One block ``(B, T, d) → (B, T, d)`` (see the module docstring)."""
+        x = self._check_input(x)
+        if x.numel() == 0:
+            return self._restore(x.clone())
         x_n = self.norm1(x)
-        return self._fuse(x, x_n, self.local_path(x_n))
+        return self._restore(self._fuse(x, x_n, self.local_path(x_n)))
 
     def forward_chunked(self, x: torch.Tensor, chunk_size: int) -> torch.Tensor:
         """Same output as :meth:`forward`, computed ``chunk_size`` tokens at a time.
@@ -113,8 +132,10 @@ class GAMBlock(nn.Module):
         normalised inputs of the previous one as left context. Peak activation memory
         is ``O(chunk_size · d)`` instead of ``O(T · d)`` (streaming inference).
         """
-        self._check_input(x)
+        x = self._check_input(x)
         chunk_size = check_int(chunk_size, "chunk_size")
+        if x.numel() == 0:
+            return self._restore(x.clone())
         outputs = []
         context = x.new_zeros(x.shape[0], self.kernel_size - 1, self.d_model)
         for start in range(0, x.shape[1], chunk_size):
@@ -124,7 +145,7 @@ class GAMBlock(nn.Module):
             local = self.local_conv(window).transpose(1, 2)
             outputs.append(self._fuse(piece, x_n, local))
             context = torch.cat([context, x_n], dim=1)[:, x_n.shape[1] :]
-        return torch.cat(outputs, dim=1)
+        return self._restore(torch.cat(outputs, dim=1))
 
 
 class _LanguageModel(nn.Module):

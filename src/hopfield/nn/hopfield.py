@@ -34,28 +34,40 @@ keeps the ``k`` largest scores per state pattern and sets the others to ``−∞
 before normalising, so unselected stored patterns get weight exactly 0 and do not
 influence the output (the energy is the LSE over the selected patterns only).
 ``association=`` replaces the association step entirely by a callable with the
-signature of :func:`_associate` (e.g. :class:`~hopfield.nn.binary_attention.BinaryCAMAssociation`).
+signature of :func:`~hopfield.nn.association.associate`
+(e.g. :class:`~hopfield.nn.binary_attention.BinaryCAMAssociation`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any, Literal, overload
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from hopfield._validation import (
     check_bool,
-    check_floating,
     check_int,
     check_positive,
     check_probability,
     check_rank,
 )
-from hopfield.ops.sparse_normalizers import entmax15, sparsemax, tsallis_entropy
+from hopfield.nn.association import (
+    Association,
+    associate,
+    build_mask,
+    merge_heads,
+    sparse_associate,
+    split_heads,
+)
+from hopfield.nn.energies import (
+    NORMALIZERS,
+    lse_energy,
+    regularized_max_energy,
+    topk_mask_scores,
+)
+from hopfield.nn.inputs import layer_input, module_dtype
 
 __all__ = [
     "NORMALIZERS",
@@ -65,109 +77,6 @@ __all__ = [
     "regularized_max_energy",
     "topk_mask_scores",
 ]
-
-Association = Callable[
-    [
-        torch.Tensor,
-        torch.Tensor,
-        torch.Tensor,
-        "torch.Tensor | None",
-        "float | torch.Tensor",
-        float,
-        bool,
-    ],
-    "tuple[torch.Tensor, torch.Tensor | None]",
-]
-"""``(state, stored, values, mask, beta, dropout, need_weights) -> (output, weights)``."""
-
-NORMALIZERS: tuple[str, ...] = ("softmax", "sparsemax", "entmax15")
-"""Normalisations of the association scores: softmax (LSE energy), sparsemax
-(α = 2 Tsallis energy) and 1.5-entmax (α = 1.5 Tsallis energy)."""
-
-
-def lse_energy(
-    state: torch.Tensor,
-    stored: torch.Tensor,
-    beta: float | torch.Tensor,
-    mask: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """LSE energy ``E(ξ) = −β⁻¹ log Σ_μ exp(β k_μ·ξ + M_μ) + ½‖ξ‖²`` per state pattern.
-
-    Args:
-        state: ``(..., Lq, D)`` state patterns ``ξ``.
-        stored: ``(..., Lk, D)`` stored patterns ``k_μ`` (broadcast against ``state``).
-        beta: inverse temperature ``β > 0``.
-        mask: optional additive mask broadcastable to ``(..., Lq, Lk)`` (``−∞`` = ignore).
-
-    Returns:
-        ``(..., Lq)`` energies (Ramsauer et al. 2020, eq. 2 without the constants).
-    """
-    logits = beta * (state @ stored.transpose(-2, -1))
-    if mask is not None:
-        logits = logits + mask
-    return -torch.logsumexp(logits, dim=-1) / beta + 0.5 * (state * state).sum(-1)
-
-
-_TSALLIS_ALPHA = {"sparsemax": 2.0, "entmax15": 1.5}
-
-
-def regularized_max_energy(
-    state: torch.Tensor,
-    stored: torch.Tensor,
-    beta: float | torch.Tensor,
-    normalizer: str = "softmax",
-    mask: torch.Tensor | None = None,
-    top_k: int | None = None,
-) -> torch.Tensor:
-    """Energy ``E(ξ) = −β⁻¹ max_{p∈Δ}[⟨p, z⟩ + H(p)] + ½‖ξ‖²``, ``z = β Kξ + M``, per state.
-
-    ``H`` is the Shannon entropy for ``"softmax"`` (then ``max_p[…] = log Σ exp z``,
-    the LSE energy of :func:`lse_energy`) and the Tsallis α-entropy
-    ``H_α(p) = (1 − Σ p^α)/(α(α − 1))`` for ``"sparsemax"`` (α = 2) and
-    ``"entmax15"`` (α = 1.5) (Hu et al. 2023; Peters et al. 2019); the maximiser is
-    ``p* = α-entmax(z)``, so the CCCP update is ``ξ ← Kᵀ p*``. With ``top_k = k`` the
-    scores outside the ``k`` largest are ``−∞`` (``max_p`` over the top-k face of the
-    simplex); the max over all ``k``-subsets of a convex function is convex, so the
-    CCCP update still never raises ``E``.
-
-    Shapes: state ``(..., Lq, D)``, stored ``(..., Lk, D)``; returns ``(..., Lq)``.
-    """
-    scores = beta * (state @ stored.transpose(-2, -1))
-    if mask is not None:
-        scores = scores + mask
-    if top_k is not None:
-        scores = topk_mask_scores(scores, top_k)
-    quadratic = 0.5 * (state * state).sum(-1)
-    if normalizer == "softmax":
-        return -torch.logsumexp(scores, dim=-1) / beta + quadratic
-    weights = _normalize(scores, normalizer)
-    finite = scores.masked_fill(weights == 0, 0.0)  # 0·(−∞) would poison autograd
-    linear = (weights * finite).sum(-1)
-    regularized = linear + tsallis_entropy(weights, _TSALLIS_ALPHA[normalizer], dim=-1)
-    return -regularized / beta + quadratic
-
-
-
-
-def _split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """``(B, L, H·d)`` → ``(B, H, L, d)``."""
-    batch, length, width = x.shape
-    return x.view(batch, length, num_heads, width // num_heads).transpose(1, 2)
-
-
-def _merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """``(B, H, L, d)`` → ``(B, L, H·d)``."""
-    batch, heads, length, dim = x.shape
-    return x.transpose(1, 2).reshape(batch, length, heads * dim)
-
-
-def _as_additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Bool mask (True = ignore) → ``0 / −∞``; float masks are already additive."""
-    if mask.dtype == torch.bool:
-        return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(
-            mask, float("-inf")
-        )
-    return mask.to(dtype)
 
 
 class Hopfield(nn.Module):
@@ -208,7 +117,7 @@ class Hopfield(nn.Module):
             (Tsallis energies, sparse weights).
         top_k: keep only the ``k`` largest scores per state pattern (``None``: all;
             ``k ≥ Lk`` is full retrieval).
-        association: a callable with the signature of :func:`_associate`
+        association: a callable with the signature of :func:`~hopfield.nn.association.associate`
             ``(state, stored, values, mask, beta, dropout, need_weights) ->
             (output, weights)`` replacing the association step (state updates and
             final read-out), e.g. :class:`~hopfield.nn.binary_attention.BinaryCAMAssociation`;
@@ -423,8 +332,8 @@ class Hopfield(nn.Module):
             raise ValueError("energy() is undefined for a custom association callable")
         query, key, _ = self._check_inputs(query, key, None)
         mask = self._build_mask(key_padding_mask, None, query, key)
-        state = _split_heads(self.query_proj(self.query_norm(query)), self.num_heads)
-        stored = _split_heads(self.key_proj(self.key_norm(key)), self.num_heads)
+        state = split_heads(self.query_proj(self.query_norm(query)), self.num_heads)
+        stored = split_heads(self.key_proj(self.key_norm(key)), self.num_heads)
         if self.normalizer == "softmax" and self.top_k is None:
             return lse_energy(state, stored, self.beta, mask)
         return regularized_max_energy(
@@ -436,9 +345,13 @@ class Hopfield(nn.Module):
     def _check_inputs(
         self, query: torch.Tensor, key: torch.Tensor | None, value: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Validate shapes, move to batch-first; key defaults to query, value to key."""
+        """Validate shapes and dtypes, move to batch-first; key defaults to query, value to key.
+
+        Inputs follow the layer's dtype (:mod:`hopfield.nn.inputs`).
+        """
         layout = "(B, L, {})" if self.batch_first else "(L, B, {})"
-        check_floating(query, "query")
+        dtype = module_dtype(self)
+        query = layer_input(query, "query", dtype)
         check_rank(query, "query", 3, layout.format("embed_dim"))
         if query.shape[-1] != self.embed_dim:
             raise ValueError(
@@ -461,24 +374,29 @@ class Hopfield(nn.Module):
             )
         if not self.batch_first:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        if key.shape[1] == 0 and query.shape[1] > 0 and query.shape[0] > 0:
+            raise ValueError(
+                "key must hold at least one stored pattern per batch element when there are "
+                f"queries, got key of shape {tuple(key.shape)}"
+            )
         return query, key, value
 
     def _check_stored(
-        self, tensor: torch.Tensor, name: str, query: torch.Tensor, layout: str
+        self, tensor: object, name: str, query: torch.Tensor, layout: str
     ) -> torch.Tensor:
-        check_floating(tensor, name)
-        check_rank(tensor, name, 3, layout.format("stored_dim"))
+        stored = layer_input(tensor, name, module_dtype(self) or query.dtype)
+        check_rank(stored, name, 3, layout.format("stored_dim"))
         batch_dim = 0 if self.batch_first else 1
-        if tensor.shape[-1] != self.stored_dim or tensor.shape[batch_dim] != query.shape[batch_dim]:
+        if stored.shape[-1] != self.stored_dim or stored.shape[batch_dim] != query.shape[batch_dim]:
             raise ValueError(
                 f"{name} must have batch size {query.shape[batch_dim]} and last dim "
-                f"stored_dim={self.stored_dim}, got shape {tuple(tensor.shape)}"
+                f"stored_dim={self.stored_dim}, got shape {tuple(stored.shape)}"
             )
-        if tensor.dtype != query.dtype:
+        if stored.dtype != query.dtype:
             raise TypeError(
-                f"{name} must have the dtype of query ({query.dtype}), got {tensor.dtype}"
+                f"{name} must have the dtype of query ({query.dtype}), got {stored.dtype}"
             )
-        return tensor
+        return stored
 
     def _build_mask(
         self,
@@ -488,32 +406,8 @@ class Hopfield(nn.Module):
         key: torch.Tensor,
     ) -> torch.Tensor | None:
         """Additive mask broadcastable to ``(B, H, Lq, Lk)`` (batch-first tensors)."""
-        batch, len_q, len_k = query.shape[0], query.shape[1], key.shape[1]
-        mask: torch.Tensor | None = None
-        if key_padding_mask is not None:
-            _check_mask_tensor(key_padding_mask, "key_padding_mask")
-            if key_padding_mask.shape != (batch, len_k):
-                raise ValueError(
-                    f"key_padding_mask must have shape (B, Lk) = {(batch, len_k)}, "
-                    f"got shape {tuple(key_padding_mask.shape)}"
-                )
-            mask = _as_additive(key_padding_mask, query.dtype).view(batch, 1, 1, len_k)
-        if attn_mask is not None:
-            _check_mask_tensor(attn_mask, "attn_mask")
-            heads = batch * self.num_heads
-            if attn_mask.shape == (len_q, len_k):
-                extra = _as_additive(attn_mask, query.dtype)
-            elif attn_mask.shape == (heads, len_q, len_k):
-                extra = _as_additive(attn_mask, query.dtype).view(
-                    batch, self.num_heads, len_q, len_k
-                )
-            else:
-                raise ValueError(
-                    f"attn_mask must have shape (Lq, Lk) = {(len_q, len_k)} or "
-                    f"(B·H, Lq, Lk) = {(heads, len_q, len_k)}, got shape {tuple(attn_mask.shape)}"
-                )
-            mask = extra if mask is None else mask + extra
-        return mask
+        shape = (query.shape[0], self.num_heads, query.shape[1], key.shape[1])
+        return build_mask(key_padding_mask, attn_mask, shape, query.dtype)
 
     # ------------------------------------------------------------------ dynamics
 
@@ -527,9 +421,9 @@ class Hopfield(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Project, run the state updates, read the values, project back."""
         heads = self.num_heads
-        state = _split_heads(self.query_proj(self.query_norm(query)), heads)
-        stored = _split_heads(self.key_proj(self.key_norm(key)), heads)
-        values = _split_heads(self.value_proj(self.value_norm(value)), heads)
+        state = split_heads(self.query_proj(self.query_norm(query)), heads)
+        stored = split_heads(self.key_proj(self.key_norm(key)), heads)
+        values = split_heads(self.value_proj(self.value_norm(value)), heads)
         if stored.shape[0] != state.shape[0]:  # broadcast shared memories (HopfieldLayer)
             stored = stored.expand(state.shape[0], -1, -1, -1)
             values = values.expand(state.shape[0], -1, -1, -1)
@@ -538,7 +432,7 @@ class Hopfield(nn.Module):
         retrieved, weights = self._associate(
             state, stored, values, mask, self.beta, dropout, need_weights
         )
-        return self.out_proj(_merge_heads(retrieved)), weights
+        return self.out_proj(merge_heads(retrieved)), weights
 
     def _update_states(
         self, state: torch.Tensor, stored: torch.Tensor, mask: torch.Tensor | None
@@ -570,8 +464,8 @@ class Hopfield(nn.Module):
         if self.association is not None:
             return self.association(state, stored, values, mask, beta, dropout, need_weights)
         if self.normalizer == "softmax" and self.top_k is None:
-            return _associate(state, stored, values, mask, beta, dropout, need_weights)
-        return _sparse_associate(
+            return associate(state, stored, values, mask, beta, dropout, need_weights)
+        return sparse_associate(
             state, stored, values, mask, beta, dropout, need_weights,
             normalizer=self.normalizer, top_k=self.top_k,
         )  # fmt: skip
@@ -597,81 +491,3 @@ def _check_association(value: object, normalizer: str, top_k: int | None) -> Ass
             f"top_k=None, got normalizer={normalizer!r}, top_k={top_k!r}"
         )
     return value
-
-
-def topk_mask_scores(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """Keep the ``k`` largest entries of ``scores`` along the last dim, ``−∞`` elsewhere.
-
-    ``k ≥ scores.shape[-1]`` returns ``scores`` unchanged. Gradients flow to the kept
-    entries only.
-    """
-    width = scores.shape[-1]
-    if k >= width:
-        return scores
-    kept, index = scores.topk(k, dim=-1)
-    return torch.full_like(scores, float("-inf")).scatter(-1, index, kept)
-
-
-def _normalize(scores: torch.Tensor, normalizer: str) -> torch.Tensor:
-    if normalizer == "sparsemax":
-        return sparsemax(scores, dim=-1)
-    if normalizer == "entmax15":
-        return entmax15(scores, dim=-1)
-    return torch.softmax(scores, dim=-1)
-
-
-def _sparse_associate(
-    state: torch.Tensor,
-    stored: torch.Tensor,
-    values: torch.Tensor,
-    mask: torch.Tensor | None,
-    beta: float | torch.Tensor,
-    dropout: float,
-    need_weights: bool,
-    *,
-    normalizer: str,
-    top_k: int | None,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``normalize(TopK(β ξ Kᵀ + M)) V`` with ``−∞`` outside the top ``k`` (explicit path)."""
-    scores = beta * (state @ stored.transpose(-2, -1))
-    if mask is not None:
-        scores = scores + mask
-    if top_k is not None:
-        scores = topk_mask_scores(scores, top_k)
-    weights = _normalize(scores, normalizer)
-    dropped = F.dropout(weights, dropout) if dropout > 0 else weights
-    return dropped @ values, (weights if need_weights else None)
-
-
-def _check_mask_tensor(mask: object, name: str) -> None:
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(mask).__name__}")
-    if mask.dtype != torch.bool and not mask.is_floating_point():
-        raise TypeError(f"{name} must be bool (True = ignore) or floating, got {mask.dtype}")
-
-
-def _associate(
-    state: torch.Tensor,
-    stored: torch.Tensor,
-    values: torch.Tensor,
-    mask: torch.Tensor | None,
-    beta: float | torch.Tensor,
-    dropout: float,
-    need_weights: bool,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``softmax(β ξ Kᵀ + M) V`` per head: fused SDPA, or explicit when weights are needed."""
-    if need_weights:
-        logits = beta * (state @ stored.transpose(-2, -1))
-        if mask is not None:
-            logits = logits + mask
-        weights = torch.softmax(logits, dim=-1)
-        dropped = F.dropout(weights, dropout) if dropout > 0 else weights
-        return dropped @ values, weights
-    if isinstance(beta, torch.Tensor):  # SDPA takes a Python float scale
-        state, scale = state * beta, 1.0
-    else:
-        scale = beta
-    out = F.scaled_dot_product_attention(
-        state, stored, values, attn_mask=mask, dropout_p=dropout, scale=scale
-    )
-    return out, None

@@ -15,8 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from hopfield._validation import check_floating, check_int, check_rank
+from hopfield._validation import check_bool, check_int, check_rank
 from hopfield.nn.hopfield import Hopfield
+from hopfield.nn.inputs import layer_input, module_dtype
 
 __all__ = ["HopfieldPooling"]
 
@@ -24,31 +25,41 @@ __all__ = ["HopfieldPooling"]
 class HopfieldPooling(nn.Module):
     """Pool a set ``(B, L, S)`` into ``(B, num_queries, E)`` with learnable queries.
 
+    Energy ``E(ξ) = −β⁻¹ log Σ_μ exp(β k_μ·ξ) + ½‖ξ‖²`` of the learnable state patterns
+    ``ξ`` against the projected set ``k_μ = W_K y_μ``; update ``ξ ← softmax(β ξ Kᵀ) K``
+    (Ramsauer et al. 2020, §3: Hopfield pooling).
+
     Args:
         embed_dim: ``E``, width of the learnable state patterns and of the output.
         num_queries: number of learnable state patterns (pooled vectors per set).
         flatten: return ``(B, num_queries·E)`` instead of ``(B, num_queries, E)``.
+        batch_first: input ``(B, L, S)`` and output ``(B, num_queries, E)`` if True,
+            else ``(L, B, S)`` and ``(num_queries, B, E)`` (flattened output is always
+            ``(B, num_queries·E)``).
         **options: keyword options of :class:`~hopfield.nn.hopfield.Hopfield`
             (``num_heads``, ``head_dim``, ``stored_dim``, ``beta``, ``learnable_beta``,
             ``update_steps``, ``tol``, ``normalize_patterns``, ``project_patterns``,
             ``dropout``, ``bias``, and for sparse retrieval ``normalizer``
-            (softmax / sparsemax / entmax15), ``top_k`` and ``association``);
-            inputs are always batch-first.
+            (softmax / sparsemax / entmax15), ``top_k`` and ``association``).
 
-    Energy and update: see the module docstring (LSE energy, CCCP update).
+    An empty batch gives an empty result; an empty set (``L = 0``) raises ``ValueError``
+    (nothing to pool). Inputs follow the layer's dtype (:mod:`hopfield.nn.inputs`).
     """
 
     def __init__(
-        self, embed_dim: int, *, num_queries: int = 1, flatten: bool = False, **options: Any
+        self,
+        embed_dim: int,
+        *,
+        num_queries: int = 1,
+        flatten: bool = False,
+        batch_first: bool = True,
+        **options: Any,
     ) -> None:
         super().__init__()
-        if "batch_first" in options:
-            raise TypeError("HopfieldPooling takes batch-first inputs only; drop batch_first")
-        if not isinstance(flatten, bool):
-            raise TypeError(f"flatten must be a bool, got {type(flatten).__name__}")
-        self.hopfield = Hopfield(embed_dim, **options)
+        self.flatten = check_bool(flatten, "flatten")
+        self.batch_first = check_bool(batch_first, "batch_first")
+        self.hopfield = Hopfield(embed_dim, batch_first=True, **options)
         self.num_queries = check_int(num_queries, "num_queries")
-        self.flatten = flatten
         scale = embed_dim**-0.5
         self.queries = nn.Parameter(torch.randn(num_queries, embed_dim) * scale)
 
@@ -59,27 +70,38 @@ class HopfieldPooling(nn.Module):
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`)."""
         options = self.hopfield.get_config()
-        del options["batch_first"]
+        options["batch_first"] = self.batch_first
         return {**options, "num_queries": self.num_queries, "flatten": self.flatten}
+
+    def _inputs(self, input: object) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batch-first set (cast to the layer's dtype) and the expanded queries."""
+        layout = "(B, L, stored_dim)" if self.batch_first else "(L, B, stored_dim)"
+        tensor = layer_input(input, "input", module_dtype(self))
+        check_rank(tensor, "input", 3, layout)
+        shape = tuple(tensor.shape)
+        if not self.batch_first:
+            tensor = tensor.transpose(0, 1)
+        if tensor.shape[1] == 0 and tensor.shape[0] > 0:
+            raise ValueError(f"input must hold at least one element per set {layout}, got {shape}")
+        queries = self.queries.to(tensor.dtype).expand(tensor.shape[0], -1, -1)
+        return tensor, queries
 
     def forward(
         self, input: torch.Tensor, *, key_padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Pool ``input`` ``(B, L, S)`` (``key_padding_mask`` ``(B, L)``, True = ignore)."""
-        check_floating(input, "input")
-        check_rank(input, "input", 3, "(B, L, stored_dim)")
-        queries = self.queries.to(input.dtype).expand(input.shape[0], -1, -1)
-        pooled = self.hopfield(queries, input, key_padding_mask=key_padding_mask)
-        return pooled.flatten(1) if self.flatten else pooled
+        """Pool ``input`` (``key_padding_mask`` ``(B, L)``, True = ignore)."""
+        tensor, queries = self._inputs(input)
+        pooled = self.hopfield(queries, tensor, key_padding_mask=key_padding_mask)
+        if self.flatten:
+            return pooled.flatten(1)
+        return pooled if self.batch_first else pooled.transpose(0, 1)
 
     def attention(
         self, input: torch.Tensor, *, key_padding_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Association weights ``(B, H, num_queries, L)`` of the final retrieval."""
-        check_floating(input, "input")
-        check_rank(input, "input", 3, "(B, L, stored_dim)")
-        queries = self.queries.to(input.dtype).expand(input.shape[0], -1, -1)
+        tensor, queries = self._inputs(input)
         _, weights = self.hopfield(
-            queries, input, key_padding_mask=key_padding_mask, need_weights=True
+            queries, tensor, key_padding_mask=key_padding_mask, need_weights=True
         )
         return weights

@@ -41,7 +41,6 @@ from torch import nn
 
 from hopfield._validation import (
     check_bool,
-    check_floating,
     check_int,
     check_positive,
     check_probability,
@@ -50,6 +49,7 @@ from hopfield._validation import (
 from hopfield.core.separation import ReLUSquared, Separation
 from hopfield.models.energy_transformer import EnergyTransformerBlock
 from hopfield.nn.hopfield import Hopfield
+from hopfield.nn.inputs import layer_input, module_dtype
 
 __all__ = ["EnergyTransformerEncoderLayer", "GELUIntegral", "HopfieldEncoderLayer"]
 
@@ -86,8 +86,9 @@ def _relu_or_gelu_code(activation: str) -> int:
     return 1 if activation == "relu" else 2
 
 
-def _check_src(src: object, d_model: int, batch_first: bool) -> torch.Tensor:
-    tensor = check_floating(src, "src")
+def _check_src(src: object, d_model: int, batch_first: bool, module: nn.Module) -> torch.Tensor:
+    """``src`` of rank 3 and width ``d_model``, in the layer's dtype (hopfield.nn.inputs)."""
+    tensor = layer_input(src, "src", module_dtype(module))
     layout = "(B, T, d_model)" if batch_first else "(T, B, d_model)"
     check_rank(tensor, "src", 3, layout)
     if tensor.shape[-1] != d_model:
@@ -223,7 +224,7 @@ class HopfieldEncoderLayer(nn.Module):
         is_causal: bool = False,
     ) -> torch.Tensor:
         """Encode ``src``; ``is_causal=True`` without ``src_mask`` uses a causal mask."""
-        x = _check_src(src, self.self_attn.embed_dim, self.batch_first)
+        x = _check_src(src, self.self_attn.embed_dim, self.batch_first, self)
         if is_causal and src_mask is None:
             src_mask = _causal_bool(x.shape[1 if self.batch_first else 0], x.device)
         if self.norm_first:
@@ -414,9 +415,12 @@ class EnergyTransformerEncoderLayer(nn.Module):
         is_causal: bool = False,
     ) -> torch.Tensor:
         """Run ``steps`` energy-descent steps on the tokens and return them."""
-        x = _check_src(src, self.d_model, self.batch_first)
+        x = _check_src(src, self.d_model, self.batch_first, self)
         if not self.batch_first:
             x = x.transpose(0, 1)
+        if x.numel() == 0:  # empty batch or sequence: nothing to descend
+            x = self.norm2(x)
+            return x if self.batch_first else x.transpose(0, 1)
         allowed = self.allowed_pairs(
             x.shape[0], x.shape[1], x.device, src_mask, src_key_padding_mask, is_causal
         )

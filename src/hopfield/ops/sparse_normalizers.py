@@ -54,7 +54,9 @@ def _sparsemax_forward(z: torch.Tensor) -> torch.Tensor:
     cumulative = ordered.cumsum(dim=-1)
     k = _support_sizes(z.shape[-1], z)
     in_support = 1 + k * ordered > cumulative
-    size = in_support.sum(dim=-1, keepdim=True)  # ≥ 1: k = 1 always qualifies
+    # ≥ 1 for finite rows (k = 1 always qualifies); a row with NaN or no finite score
+    # has no support: clamp so that the gather stays in range and the row comes out NaN
+    size = in_support.sum(dim=-1, keepdim=True).clamp_min(1)
     tau = (cumulative.gather(-1, size - 1) - 1) / size.to(z.dtype)
     return (z - tau).clamp_min(0)
 
@@ -74,7 +76,7 @@ def _entmax15_forward(z: torch.Tensor) -> torch.Tensor:
     spread = k * (mean_sq - mean**2)
     delta = ((1 - spread) / k).clamp_min(0)
     tau_k = mean - delta.sqrt()
-    size = (tau_k <= ordered).sum(dim=-1, keepdim=True)
+    size = (tau_k <= ordered).sum(dim=-1, keepdim=True).clamp_min(1)  # NaN rows: see sparsemax
     tau = tau_k.gather(-1, size - 1)
     return (u - tau).clamp_min(0) ** 2
 
