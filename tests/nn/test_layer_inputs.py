@@ -19,6 +19,7 @@ from torch import nn
 from hopfield.nn import (
     EnergyTransformerEncoderLayer,
     Hopfield,
+    HopfieldDecoderLayer,
     HopfieldEncoderLayer,
     HopfieldLayer,
     HopfieldPooling,
@@ -28,6 +29,18 @@ from hopfield.nn.gam import GAMBlock
 
 WIDTH = 8
 
+
+class _SelfDecoder(nn.Module):
+    """The decoder layer with its own input as memory (one input, like the others)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = HopfieldDecoderLayer(WIDTH, 2, 16, dropout=0.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x, x)  # type: ignore[no-any-return]
+
+
 LAYERS: dict[str, Callable[[], nn.Module]] = {
     "hopfield": lambda: Hopfield(WIDTH, num_heads=2, update_steps=3),
     "hopfield-sparsemax": lambda: Hopfield(WIDTH, num_heads=2, normalizer="sparsemax"),
@@ -36,6 +49,7 @@ LAYERS: dict[str, Callable[[], nn.Module]] = {
     "pooling": lambda: HopfieldPooling(WIDTH, num_queries=2, num_heads=2),
     "lookup": lambda: HopfieldLayer(WIDTH, 5, num_heads=2),
     "encoder": lambda: HopfieldEncoderLayer(WIDTH, 2, 16, dropout=0.0),
+    "decoder": _SelfDecoder,
     "energy-transformer": lambda: EnergyTransformerEncoderLayer(WIDTH, 2, 16, steps=2),
     "binary-cam": lambda: BinaryCAMAttention(WIDTH, 2, tile=2, k1=1, k2=3),
     "gam": lambda: GAMBlock(WIDTH, 4, dropout=0.0),
@@ -43,7 +57,7 @@ LAYERS: dict[str, Callable[[], nn.Module]] = {
 """Every layer of hopfield.nn that takes a (B, L, E) tensor."""
 
 MIXES_TOKENS = {"hopfield", "hopfield-sparsemax", "hopfield-entmax15", "hopfield-topk",
-                "pooling", "encoder", "energy-transformer", "binary-cam"}  # fmt: skip
+                "pooling", "encoder", "decoder", "energy-transformer", "binary-cam"}  # fmt: skip
 """Layers whose output row depends on every token of its batch element."""
 
 
@@ -73,7 +87,7 @@ def test_finite_inputs_follow_the_layer_dtype_and_match_a_float64_reference(
     name: str, batch: int, length: int, dtype: torch.dtype, scale: float
 ) -> None:
     layer = _build(name)
-    x = (torch.randn(batch, length, WIDTH, generator=torch.Generator().manual_seed(1)) * scale)
+    x = torch.randn(batch, length, WIDTH, generator=torch.Generator().manual_seed(1)) * scale
     x = x.to(dtype)
     if name == "pooling" and length == 0 and batch > 0:
         with pytest.raises(ValueError, match="input must hold at least one element"):
@@ -121,7 +135,9 @@ def test_complex_integer_and_bool_inputs_raise_type_error_naming_the_argument(
 ) -> None:
     layer = _build(name)
     x = torch.ones(2, 3, WIDTH, dtype=dtype)
-    with pytest.raises(TypeError, match=r"(query|input|src|x) must have a floating-point dtype"):
+    with pytest.raises(
+        TypeError, match=r"(query|input|src|tgt|x) must have a floating-point dtype"
+    ):
         _run(layer, x)
 
 

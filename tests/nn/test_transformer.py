@@ -8,7 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from hopfield.nn import EnergyTransformerEncoderLayer, GELUIntegral, HopfieldEncoderLayer
+from hopfield.nn import (
+    EnergyTransformerEncoderLayer,
+    GELUIntegral,
+    HopfieldDecoderLayer,
+    HopfieldEncoderLayer,
+)
 
 
 def _tokens(seed: int, batch: int = 3, length: int = 6, dim: int = 16) -> torch.Tensor:
@@ -217,3 +222,46 @@ def test_et_layer_config_roundtrip_and_validation() -> None:
         layer(torch.randn(2, 4, 8))
     with pytest.raises(TypeError, match="TransformerEncoderLayer"):
         HopfieldEncoderLayer.from_torch(nn.Linear(2, 2))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- decoder layer
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_decoder_from_torch_gives_torchs_outputs(
+    norm_first: bool, batch_first: bool, activation: str
+) -> None:
+    torch_layer = torch.nn.TransformerDecoderLayer(
+        16, 4, 32, dropout=0.0, activation=activation, batch_first=batch_first,
+        norm_first=norm_first,
+    ).eval()  # fmt: skip
+    layer = HopfieldDecoderLayer.from_torch(torch_layer).eval()
+    tgt, memory = torch.randn(3, 5, 16), torch.randn(3, 7, 16)
+    if not batch_first:
+        tgt, memory = tgt.transpose(0, 1), memory.transpose(0, 1)
+    causal = torch.nn.Transformer.generate_square_subsequent_mask(5)
+    padding = torch.zeros(3, 7, dtype=torch.bool)
+    padding[1, -2:] = True
+    expected = torch_layer(tgt, memory, tgt_mask=causal, memory_key_padding_mask=padding)
+    got = layer(tgt, memory, tgt_mask=causal, memory_key_padding_mask=padding)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        layer(tgt, memory, tgt_is_causal=True, memory_key_padding_mask=padding), got
+    )
+
+
+def test_decoder_works_inside_torchs_transformer_decoder_and_validates() -> None:
+    layer = HopfieldDecoderLayer(8, 2, 16, dropout=0.0, update_steps=2)
+    decoder = torch.nn.TransformerDecoder(layer, num_layers=2)  # type: ignore[arg-type]
+    out = decoder(torch.randn(2, 4, 8), torch.randn(2, 6, 8))
+    assert out.shape == (2, 4, 8) and bool(torch.isfinite(out).all())
+    assert layer(torch.randn(0, 4, 8), torch.randn(0, 6, 8)).shape == (0, 4, 8)
+    assert layer(torch.randn(2, 0, 8), torch.randn(2, 6, 8)).shape == (2, 0, 8)
+    with pytest.raises(ValueError, match="memory must have shape"):
+        layer(torch.randn(2, 4, 8), torch.randn(2, 6, 7))
+    with pytest.raises(TypeError, match="tgt must have a floating-point dtype"):
+        layer(torch.ones(2, 4, 8, dtype=torch.long), torch.randn(2, 6, 8))
+    with pytest.raises(TypeError, match="TransformerDecoderLayer"):
+        HopfieldDecoderLayer.from_torch(torch.nn.Linear(2, 2))  # type: ignore[arg-type]

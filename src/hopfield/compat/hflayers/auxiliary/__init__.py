@@ -1,0 +1,1 @@
+"""hopfield-layers' auxiliary modules (``hflayers.auxiliary``): the bit-pattern data set."""
