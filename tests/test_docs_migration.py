@@ -23,6 +23,6 @@ def test_every_code_block_of_the_guide_runs(name: str) -> None:
     namespace: dict[str, object] = {"__name__": f"docs.{name}"}
     for index, block in enumerate(blocks):
         try:
-            exec(compile(block, f"{name}[block {index}]", "exec"), namespace)  # noqa: S102
+            exec(compile(block, f"{name}[block {index}]", "exec"), namespace)
         except Exception as error:  # name the failing block
             raise AssertionError(f"{name}, code block {index} failed: {error!r}") from error

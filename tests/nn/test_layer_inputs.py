@@ -75,7 +75,7 @@ def _expected_shape(name: str, batch: int, length: int) -> tuple[int, ...]:
     return (batch, 2, WIDTH) if name == "pooling" else (batch, length, WIDTH)
 
 
-@settings(max_examples=80)
+@settings()  # examples: the hypothesis profile (HYPOTHESIS_PROFILE=slow: 2,000)
 @given(
     name=st.sampled_from(sorted(LAYERS)),
     batch=st.integers(0, 3),
@@ -101,7 +101,7 @@ def test_finite_inputs_follow_the_layer_dtype_and_match_a_float64_reference(
     torch.testing.assert_close(out.double(), reference, atol=2e-4, rtol=2e-4)
 
 
-@settings(max_examples=80)
+@settings()  # examples: the hypothesis profile (HYPOTHESIS_PROFILE=slow: 2,000)
 @given(
     name=st.sampled_from(sorted(LAYERS)),
     batch=st.integers(2, 3),
