@@ -285,16 +285,12 @@ class Hopfield(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(weights (B, H, L, S'), values (B, H, S', p), state)`` after the updates."""
         stored, state, projection = self._inputs(data)
-        for norm, name in ((self.norm_stored_pattern, "stored"),
-                           (self.norm_state_pattern, "state"),
-                           (self.norm_pattern_projection, "projection")):  # fmt: skip
-            if norm is not None:
-                if name == "stored":
-                    stored = norm(stored)
-                elif name == "state":
-                    state = norm(state)
-                else:
-                    projection = norm(projection)
+        if self.norm_stored_pattern is not None:
+            stored = self.norm_stored_pattern(stored)
+        if self.norm_state_pattern is not None:
+            state = self.norm_state_pattern(state)
+        if self.norm_pattern_projection is not None:
+            projection = self.norm_pattern_projection(projection)
         q, k, v = self.association_core.patterns(state, stored, projection)
         shape = (q.shape[0], self.num_heads, q.shape[2], k.shape[2])
         mask = self.association_core.mask(padding, association, shape, q.dtype)

@@ -42,8 +42,11 @@ class _Wrapper(nn.Module):
         return weights.expand(*shape)
 
     def _batch(self, tensor: object, name: str) -> int:
-        return check_tensor(tensor, name).shape[0 if self.hopfield.batch_first else 1] if (
-            check_tensor(tensor, name).ndim == 3) else -1  # fmt: skip
+        """Batch size of a rank-3 input (0 otherwise: ``Hopfield`` then names the bad rank)."""
+        checked = check_tensor(tensor, name)
+        if checked.ndim != 3:
+            return 0
+        return checked.shape[0 if self.hopfield.batch_first else 1]
 
     def __getattr__(self, name: str) -> Any:
         """hopfield-layers' read-only properties are those of the inner ``Hopfield``."""
@@ -119,8 +122,6 @@ class HopfieldPooling(_Wrapper):
         else:
             stored = projection = input
         batch = self._batch(stored, "stored_pattern")
-        if batch < 0:
-            batch = 0  # the rank error is raised, naming the argument, by Hopfield
         return stored, self._expand(self.pooling_weights, batch), projection
 
     def forward(
@@ -222,7 +223,7 @@ class HopfieldLayer(_Wrapper):
     def _prepare_input(
         self, input: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        batch = max(self._batch(input, "input"), 0)
+        batch = self._batch(input, "input")
         stored = self._expand(self.lookup_weights, batch)
         targets = (
             stored if self.target_weights is None else self._expand(self.target_weights, batch)
