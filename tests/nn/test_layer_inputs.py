@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from hopfield.compat import hflayers
 from hopfield.nn import (
     EnergyTransformerEncoderLayer,
     Hopfield,
@@ -53,11 +54,15 @@ LAYERS: dict[str, Callable[[], nn.Module]] = {
     "energy-transformer": lambda: EnergyTransformerEncoderLayer(WIDTH, 2, 16, steps=2),
     "binary-cam": lambda: BinaryCAMAttention(WIDTH, 2, tile=2, k1=1, k2=3),
     "gam": lambda: GAMBlock(WIDTH, 4, dropout=0.0),
+    "hflayers-hopfield": lambda: hflayers.Hopfield(WIDTH, num_heads=2, update_steps_max=2),
+    "hflayers-pooling": lambda: hflayers.HopfieldPooling(WIDTH, quantity=2),
+    "hflayers-lookup": lambda: hflayers.HopfieldLayer(WIDTH, quantity=5),
 }
 """Every layer of hopfield.nn that takes a (B, L, E) tensor."""
 
 MIXES_TOKENS = {"hopfield", "hopfield-sparsemax", "hopfield-entmax15", "hopfield-topk",
-                "pooling", "encoder", "decoder", "energy-transformer", "binary-cam"}  # fmt: skip
+                "pooling", "encoder", "decoder", "energy-transformer", "binary-cam",
+                "hflayers-hopfield", "hflayers-pooling"}  # fmt: skip
 """Layers whose output row depends on every token of its batch element."""
 
 
@@ -72,6 +77,8 @@ def _run(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _expected_shape(name: str, batch: int, length: int) -> tuple[int, ...]:
+    if name == "hflayers-pooling":
+        return (batch, 2 * WIDTH)
     return (batch, 2, WIDTH) if name == "pooling" else (batch, length, WIDTH)
 
 
@@ -89,8 +96,8 @@ def test_finite_inputs_follow_the_layer_dtype_and_match_a_float64_reference(
     layer = _build(name)
     x = torch.randn(batch, length, WIDTH, generator=torch.Generator().manual_seed(1)) * scale
     x = x.to(dtype)
-    if name == "pooling" and length == 0 and batch > 0:
-        with pytest.raises(ValueError, match="input must hold at least one element"):
+    if "pooling" in name and length == 0 and batch > 0:  # nothing to pool
+        with pytest.raises(ValueError, match="must hold at least one"):
             _run(layer, x)
         return
     out = _run(layer, x)
@@ -118,7 +125,7 @@ def test_non_finite_inputs_give_nan_where_they_reach_and_never_a_finite_value(
     t = data.draw(st.integers(0, length - 1))
     x[b, t, data.draw(st.integers(0, WIDTH - 1))] = value  # 1e39 overflows float32
     out = _run(layer, x)
-    row = out[b] if name == "pooling" else out[b, t]
+    row = out[b] if "pooling" in name else out[b, t]
     assert not bool(torch.isfinite(row).any()), f"{name}: finite output from {value}"
     if name in MIXES_TOKENS:
         assert not bool(torch.isfinite(out[b]).any())
@@ -135,9 +142,8 @@ def test_complex_integer_and_bool_inputs_raise_type_error_naming_the_argument(
 ) -> None:
     layer = _build(name)
     x = torch.ones(2, 3, WIDTH, dtype=dtype)
-    with pytest.raises(
-        TypeError, match=r"(query|input|src|tgt|x) must have a floating-point dtype"
-    ):
+    names = "(query|input|src|tgt|x|stored_pattern|state_pattern)"
+    with pytest.raises(TypeError, match=names + " must have a floating-point dtype"):
         _run(layer, x)
 
 
