@@ -134,12 +134,15 @@ def test_every_adapted_demonstration_network_learns(name: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "adapted", "accuracy"), [("pooling", True, 0.7)])
+@pytest.mark.parametrize(
+    ("name", "adapted", "accuracy"), [("hopfield", True, 0.75), ("pooling", True, 0.7)]
+)
 def test_the_notebook_protocol_reaches_the_documented_accuracy(
     name: str, adapted: bool, accuracy: float
 ) -> None:
-    """hopfield-layers' figure for the adapted pooling network shows validation accuracy
-    rising from 0.5 to about 0.8 over 250 epochs; this implementation reaches 0.73
-    (best of the last 20 epochs, other random draws; 25 min on one loaded core)."""
+    """hopfield-layers' figures show validation accuracy rising from 0.5 to about 0.85
+    (adapted Hopfield) and 0.8 (adapted pooling) over 250 epochs; this implementation
+    reaches 0.78 and 0.73 (best of the last 20 epochs, other random draws; 25-30 min
+    each on one core of a loaded machine)."""
     history = _train(name, adapted, num_bags=2048, epochs=250)
     assert max(acc for _, acc in history[-20:]) >= accuracy
