@@ -80,7 +80,7 @@ def _cases() -> list[tuple[str, str, list[str]]]:
     add("missing checkpoint", "train et", "--resume", MISSING, EMPTY)
     add("output under a file", "train et", "--out", FILE + "/run")
     add("unknown device", "params", "--device", "nosuch")
-    add("size ≤ 0", "explore", "--port", "-1", "70000", "http")
+    add("port out of range", "explore", "--port", "-1", "70000", "http")
     for name in STUDIES:
         study = ["study", name, "--quick", "--no-progress"]
         cases.append(("seed out of range", "--seed", [*study, "--seed", "-1"]))
