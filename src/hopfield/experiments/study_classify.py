@@ -133,6 +133,9 @@ def _plot(confusion: Any, sweep: list[dict[str, Any]]) -> Any:
     left.set_title("HopfieldClassifier(relu3), test set")
     fig.colorbar(image, ax=left, fraction=0.046)
     right.semilogx([r["beta"] for r in sweep], [r["test_accuracy"] for r in sweep], "o-")
+    betas = [r["beta"] for r in sweep]
+    right.set_xticks(betas, [f"{b:g}" for b in betas])
+    right.set_xticks([], minor=True)
     right.set_xlabel("β")
     right.set_ylabel("test accuracy")
     right.set_title("ReLU(z)³ classifier: accuracy against β")
