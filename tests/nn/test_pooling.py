@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+import hopfield.io
 from hopfield.nn import Hopfield, HopfieldPooling
 
 
@@ -129,3 +131,12 @@ def test_empty_batch_pools_to_empty_and_an_empty_set_is_rejected() -> None:
     assert pool(torch.randn(0, 5, 8)).shape == (0, 2, 8)
     with pytest.raises(ValueError, match="input must hold at least one element"):
         pool(torch.randn(3, 0, 8))
+
+
+def test_sequence_first_layers_survive_save_and_load(tmp_path: Path) -> None:
+    pool = HopfieldPooling(8, num_queries=2, batch_first=False).eval()
+    hopfield.io.save(pool, tmp_path / "pool.safetensors")
+    loaded = hopfield.io.load(tmp_path / "pool.safetensors").eval()
+    x = torch.randn(5, 3, 8)
+    assert loaded.batch_first is False
+    torch.testing.assert_close(loaded(x), pool(x))
