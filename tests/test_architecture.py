@@ -66,12 +66,7 @@ SIBLING_IMPORTS: dict[str, frozenset[str]] = {
 }
 """Allowed imports between different parts of the same rank (an acyclic relation)."""
 
-UPWARD_ALLOWED: dict[tuple[str, str], str] = {
-    ("hopfield.tasks.memory_estimator", "hopfield.experiments.zoo"): (
-        "contract: the estimator builds memories by name through the zoo until "
-        "hopfield.models.registry replaces it"
-    ),
-}
+UPWARD_ALLOWED: dict[tuple[str, str], str] = {}
 """The shrinking list of known imports against the layers, each with its owner and fix."""
 
 MAX_FILE_LINES = 500

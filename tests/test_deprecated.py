@@ -51,3 +51,37 @@ def test_unknown_names_still_raise_attribute_error() -> None:
     with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         moved_attribute("hopfield.models", "nope")
     assert not hasattr(hopfield.models, "also_missing")
+
+
+def test_former_positional_and_renamed_memory_arguments_still_work() -> None:
+    import torch
+
+    from hopfield.models import (
+        BuresWassersteinMemory,
+        KernelizedHopfield,
+        KuramotoMemory,
+        LinearAssociativeMemory,
+    )
+    from hopfield.models.bures_wasserstein import commuting_gaussians_on_sphere
+
+    keys = torch.randn(3, 4, dtype=torch.float64)
+    linear = LinearAssociativeMemory(4, 2).double()
+    with pytest.warns(DeprecationWarning, match="values by position"):
+        linear.store(keys, torch.randn(3, 2, dtype=torch.float64))
+    kernel = KernelizedHopfield(4)
+    kernel.store(keys)
+    with pytest.warns(DeprecationWarning, match="until_converged"):
+        legacy = kernel.recall(keys, 3, False)
+    assert legacy.steps == 3
+    means, cov, _ = commuting_gaussians_on_sphere(3, 2, seed=0)
+    gaussians = BuresWassersteinMemory()
+    with pytest.warns(DeprecationWarning, match="covariances by position"):
+        gaussians.store(means, cov)
+    with pytest.warns(DeprecationWarning, match="until_converged"):
+        old = gaussians.recall(means, cov, 2, False)
+    assert old.steps == 2 and old.covariances.shape == cov.shape
+    phases = KuramotoMemory(4)
+    phases.store(torch.ones(1, 4))
+    theta = torch.zeros(1, 4, dtype=torch.float64)
+    with pytest.warns(DeprecationWarning, match="energy_grad"):
+        torch.testing.assert_close(phases.gradient(theta), phases.energy_grad(theta))

@@ -16,16 +16,25 @@ its own, so :mod:`hopfield` stays layered (``tests/test_architecture.py``).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.abc
 import importlib.machinery
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["MOVED_MODULES", "MOVED_NAMES", "install", "moved_attribute"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = [
+    "MOVED_MODULES",
+    "MOVED_NAMES",
+    "install",
+    "keywords_after_first",
+    "moved_attribute",
+]
 
 MOVED_MODULES: dict[str, str] = {
     "hopfield.models.classifier": "hopfield.tasks.classifier",
@@ -48,6 +57,14 @@ MOVED_NAMES: dict[str, dict[str, str]] = {
         "VESDE": "hopfield.tasks.diffusion.VESDE",
         "ScoreNetwork": "hopfield.tasks.diffusion.ScoreNetwork",
         "AssociativeMemoryBuffer": "hopfield.tasks.memory_buffer.AssociativeMemoryBuffer",
+        "BinaryRecallResult": "hopfield.models.base.RecallResult",
+    },
+    "hopfield.models.classical": {"BinaryRecallResult": "hopfield.models.base.RecallResult"},
+    "hopfield.models.bures_wasserstein": {
+        "GaussianRecallResult": "hopfield.models.base.RecallResult"
+    },
+    "hopfield.models.sparse_recovery": {
+        "SparseRecoveryResult": "hopfield.models.base.RecallResult"
     },
     "hopfield.tasks.estimators": {
         "AssociativeMemory": "hopfield.tasks.estimators.AssociativeMemoryEstimator",
@@ -57,6 +74,13 @@ MOVED_NAMES: dict[str, dict[str, str]] = {
     },
     "hopfield.models.schedules": {
         "schedule_speedup_case": "hopfield.experiments.schedule_speedup.schedule_speedup_case",
+    },
+    "hopfield.experiments.zoo": {
+        "ZooEntry": "hopfield.models.registry.MemorySpec",
+        "ZooMemory": "hopfield.models.registry.RebuildingMemory",
+        "get_entry": "hopfield.models.registry.spec",
+        "build_memory": "hopfield.models.registry.build_memory",
+        "recall_memory": "hopfield.models.registry.recall_memory",
     },
     "hopfield.io.pattern_store": {
         "shard_range": "hopfield.distributed.partition.shard_range",
@@ -124,3 +148,37 @@ def install() -> None:
     """Put the alias finder on ``sys.meta_path`` (idempotent)."""
     if _FINDER not in sys.meta_path:
         sys.meta_path.append(_FINDER)
+
+
+def keywords_after_first(*names: str) -> Callable[[F], F]:
+    """Decorator of a method ``f(self, first, *, a, b, …)`` whose arguments after the
+    first used to be positional: old positional calls ``f(x, a, b)`` still work for one
+    release, with a :class:`DeprecationWarning`, as ``f(x, a=…, b=…)`` in the order
+    ``names``. The signature shown by :func:`inspect.signature` is the new one."""
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def wrapper(self: Any, first: Any, *args: Any, **kwargs: Any) -> Any:
+            if args:
+                if len(args) > len(names):
+                    raise TypeError(
+                        f"{method.__qualname__}() takes at most {len(names) + 1} positional "
+                        f"arguments, got {len(args) + 1}"
+                    )
+                given = names[: len(args)]
+                warnings.warn(
+                    f"{method.__qualname__}: passing {', '.join(given)} by position is "
+                    "deprecated and will be removed in the next release; pass "
+                    + ", ".join(f"{n}=…" for n in given),
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                for name, value in zip(given, args, strict=True):
+                    if name in kwargs:
+                        raise TypeError(f"{method.__qualname__}() got multiple values for {name!r}")
+                    kwargs[name] = value
+            return method(self, first, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -87,7 +87,8 @@ def test_sparse_ring_departs_from_closed_form() -> None:
 def test_random_feature_ring_energy_is_close_near_the_ring() -> None:
     beta = 20.0
     ring = uniform_ring(2000)
-    memory = RandomFeatureMemory(2, 32768, beta=2 * beta, seed=0, dtype=torch.float64).store(ring)
+    memory = RandomFeatureMemory(2, 32768, beta=2 * beta, seed=0, dtype=torch.float64)
+    memory.store(ring)
     radius = torch.linspace(0.85, 1.15, 13, dtype=torch.float64)
     approx = ring_energy_from_library(radius, ring, beta, energy_fn=memory.energy)
     assert (approx - ring_energy(radius, beta)).abs().max() < 0.02

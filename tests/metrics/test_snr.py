@@ -18,7 +18,7 @@ def _monte_carlo_inverse_snr(
         keys = torch.randn(count, dim, generator=gen, dtype=torch.float64)
         values = torch.randn(count, dim, generator=gen, dtype=torch.float64)
         memory = LinearAssociativeMemory(dim, normalize_keys=normalize_keys).double()
-        memory.store(keys, values)
+        memory.store(keys, values=values)
         inverse = inverse_retrieval_snr(memory, keys, values)
         scale = memory.signal_scale(keys)
         item_signal = float((scale.square() * values.square().sum(1)).sum())
@@ -46,7 +46,7 @@ def test_unnormalised_gaussian_keys_follow_finite_size_formula() -> None:
 def test_orthonormal_keys_have_no_crosstalk() -> None:
     memory = LinearAssociativeMemory(8)
     keys, values = torch.eye(8)[:5], torch.randn(5, 8)
-    memory.store(keys, values)
+    memory.store(keys, values=values)
     assert inverse_retrieval_snr(memory, keys, values) == pytest.approx(0.0, abs=1e-12)
     assert retrieval_snr(memory, keys, values) == float("inf")
 
@@ -56,7 +56,7 @@ def test_snr_is_reciprocal_and_generic_memory_uses_projection() -> None:
     keys = torch.randn(20, 16, generator=gen, dtype=torch.float64)
     values = torch.randn(20, 16, generator=gen, dtype=torch.float64)
     memory = LinearAssociativeMemory(16).double()
-    memory.store(keys, values)
+    memory.store(keys, values=values)
     inverse = inverse_retrieval_snr(memory, keys, values)
     assert retrieval_snr(memory, keys, values) == pytest.approx(1.0 / inverse)
 

@@ -84,7 +84,8 @@ def test_w2_is_symmetric_and_zero_on_diagonal_for_general_covariances() -> None:
 
 def test_transport_maps_push_state_covariance_onto_stored() -> None:
     """A_i Ω A_i = Σ_i for non-commuting Σ_i and Ω; A_i symmetric positive definite."""
-    memory = BuresWassersteinMemory().store(torch.randn(5, 4, dtype=F64), _random_spd(5, 4, 3))
+    memory = BuresWassersteinMemory()
+    memory.store(torch.randn(5, 4, dtype=F64), _random_spd(5, 4, 3))
     omega = _random_spd(3, 4, seed=4)
     maps = memory.transport_maps(omega)
     assert maps.shape == (3, 5, 4, 4)
@@ -95,7 +96,8 @@ def test_transport_maps_push_state_covariance_onto_stored() -> None:
 
 def test_energy_and_weights_match_definition() -> None:
     means, cov = torch.randn(6, 3, dtype=F64), _random_spd(6, 3, seed=5)
-    memory = BuresWassersteinMemory(beta=0.7).store(means, cov)
+    memory = BuresWassersteinMemory(beta=0.7)
+    memory.store(means, cov)
     q_mu, q_cov = torch.randn(2, 3, dtype=F64), _random_spd(2, 3, seed=6)
     distances = wasserstein2_squared(q_mu, q_cov, means, cov)
     expected = -torch.log(torch.exp(-0.7 * distances).sum(1)) / 0.7
@@ -116,7 +118,8 @@ def test_commuting_case_equals_distance_softmax_hopfield(beta: float) -> None:
     """Commuting covariances on the W₂-sphere: one BW step = the modern Hopfield step on
     v = [μ, √eig Σ] ∈ R^{2d} (eigenvalues in the shared basis U), to 1e-10 in float64."""
     means, cov, basis = commuting_gaussians_on_sphere(50, 10, seed=7)
-    memory = BuresWassersteinMemory(beta=beta).store(means, cov)
+    memory = BuresWassersteinMemory(beta=beta)
+    memory.store(means, cov)
     generator = torch.Generator().manual_seed(8)
     q_mu = means[:6] + 0.5 * torch.randn(6, 10, generator=generator, dtype=F64)
     omega_eigs = 1.0 + 0.3 * torch.rand(6, 10, generator=generator, dtype=F64)
@@ -142,7 +145,8 @@ def test_commuting_case_matches_library_modern_hopfield() -> None:
     modern = pytest.importorskip("hopfield.models.modern")
     means, cov, basis = commuting_gaussians_on_sphere(20, 6, seed=9)
     beta = 0.8
-    memory = BuresWassersteinMemory(beta=beta).store(means, cov)
+    memory = BuresWassersteinMemory(beta=beta)
+    memory.store(means, cov)
     q_mu = means[:4] + 0.3
     omega_eigs = torch.full((4, 6), 1.05, dtype=F64)
     q_cov = (basis * omega_eigs[:, None, :]) @ basis.T
@@ -164,7 +168,8 @@ def test_five_steps_from_perturbation_reach_stored_gaussian() -> None:
     steps the median is below 1e-4, and below 1e-4 for every pattern whose nearest other
     pattern is at W₂² ≥ 8 (closer pairs settle at a barycentre biased by the neighbour)."""
     means, cov, _ = commuting_gaussians_on_sphere(50, 10, seed=0)
-    memory = BuresWassersteinMemory(beta=1.0).store(means, cov)
+    memory = BuresWassersteinMemory(beta=1.0)
+    memory.store(means, cov)
     q_mu, q_cov = _perturbed_queries(means, cov, seed=100)
     before = wasserstein2_squared(q_mu, q_cov, means, cov).diagonal()
     result = memory.recall(q_mu, q_cov, steps=5, until_converged=False)
@@ -181,7 +186,8 @@ def test_five_steps_from_perturbation_reach_stored_gaussian() -> None:
 
 def test_larger_beta_retrieves_every_pattern() -> None:
     means, cov, _ = commuting_gaussians_on_sphere(50, 10, seed=0)
-    memory = BuresWassersteinMemory(beta=4.0).store(means, cov)
+    memory = BuresWassersteinMemory(beta=4.0)
+    memory.store(means, cov)
     q_mu, q_cov = _perturbed_queries(means, cov, seed=101)
     result = memory.recall(q_mu, q_cov)
     after = wasserstein2_squared(result.states, result.covariances, means, cov).diagonal()
@@ -193,7 +199,8 @@ def test_larger_beta_retrieves_every_pattern() -> None:
 
 def test_stored_gaussians_are_near_fixed_points_at_low_load() -> None:
     means, cov, _ = commuting_gaussians_on_sphere(10, 8, seed=11)
-    memory = BuresWassersteinMemory(beta=4.0).store(means, cov)
+    memory = BuresWassersteinMemory(beta=4.0)
+    memory.store(means, cov)
     new_mu, new_cov = memory.step(means, cov)
     moved = wasserstein2_squared(new_mu, new_cov, means, cov).diagonal()
     assert float(moved.max()) < 1e-9

@@ -113,7 +113,7 @@ def test_linear_attention_equals_hebbian_store_and_loop() -> None:
     q, k, v, _ = _qkv((2, 9, 4), 3, torch.float64, seed=2)
     out, state = linear_attention(q, k, v)
     memory = LinearAssociativeMemory(4, 3).double()
-    memory.store(k[1], v[1])
+    memory.store(k[1], values=v[1])
     torch.testing.assert_close(state[1], memory.weight)
     running = torch.zeros(2, 3, 4, dtype=torch.float64)
     for t in range(9):

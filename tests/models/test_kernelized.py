@@ -54,7 +54,8 @@ def recalled_count(memory: KernelizedHopfield, patterns: torch.Tensor) -> int:
 def test_identity_feature_map_is_modern_hopfield_update() -> None:
     xi = torch.randn(12, 6, dtype=F64)
     x = torch.randn(5, 6, dtype=F64)
-    memory = KernelizedHopfield(6, beta=0.7).store(xi)
+    memory = KernelizedHopfield(6, beta=0.7)
+    memory.store(xi)
     expected = torch.softmax(0.7 * x @ xi.T, dim=1) @ xi
     torch.testing.assert_close(memory.step(x), expected, atol=1e-13, rtol=0)
     expected_energy = 0.5 * x.square().sum(1) - torch.logsumexp(0.7 * x @ xi.T, 1) / 0.7
@@ -67,7 +68,8 @@ def test_identity_feature_map_matches_library_modern_hopfield() -> None:
     x = torch.randn(5, 6, dtype=F64)
     oracle = modern.ModernHopfield(1.3, similarity="dot")
     oracle.store(xi)
-    memory = KernelizedHopfield(6, beta=1.3).store(xi)
+    memory = KernelizedHopfield(6, beta=1.3)
+    memory.store(xi)
     torch.testing.assert_close(memory.step(x), oracle.step(x), atol=1e-12, rtol=0)
 
 
@@ -113,15 +115,19 @@ def test_property_cccp_never_increases_energy(
 @pytest.mark.parametrize("normalizer", NORMALIZERS)
 def test_well_separated_patterns_are_fixed_points(normalizer: str) -> None:
     xi = torch.eye(6, dtype=F64) * 3
-    memory = KernelizedHopfield(6, beta=4.0, normalizer=normalizer).store(xi)  # type: ignore[arg-type]
+    memory = KernelizedHopfield(6, beta=4.0, normalizer=normalizer)  # type: ignore[arg-type]
+    memory.store(xi)
     torch.testing.assert_close(memory.step(xi), xi, atol=1e-10, rtol=0)
 
 
 def test_sparse_normalizers_give_exact_zero_weights() -> None:
     xi = torch.randn(20, 8, dtype=F64)
     x = xi[:3] + 0.1 * torch.randn(3, 8, dtype=F64)
-    dense = KernelizedHopfield(8, beta=2.0).store(xi).probabilities(x)
-    sparse = KernelizedHopfield(8, beta=2.0, normalizer="entmax15").store(xi).probabilities(x)
+    dense_memory = KernelizedHopfield(8, beta=2.0)
+    dense_memory.store(xi)
+    sparse_memory = KernelizedHopfield(8, beta=2.0, normalizer="entmax15")
+    sparse_memory.store(xi)
+    dense, sparse = dense_memory.probabilities(x), sparse_memory.probabilities(x)
     assert int((dense == 0).sum()) == 0
     assert int((sparse == 0).sum()) > 0
     torch.testing.assert_close(sparse.sum(1), torch.ones(3, dtype=F64))
@@ -146,12 +152,14 @@ def test_learned_feature_map_recalls_more_correlated_patterns() -> None:
     collapse almost every pattern into a metastable mixture; Stage I features recall most.
     Measured: identity 1/32, uniformity 25/32, worst-pair 26/32."""
     xi = correlated_patterns(32, 16, shared=2.0, seed=0)
-    identity = KernelizedHopfield(16, beta=16.0).store(xi)
+    identity = KernelizedHopfield(16, beta=16.0)
+    identity.store(xi)
     counts = {"identity": recalled_count(identity, xi)}
     for loss in ("uniformity", "worst_pair"):
         learned = KernelizedHopfield(16, beta=16.0)
         learned.fit_feature_map(xi, loss=loss, steps=300, seed=0)  # type: ignore[arg-type]
-        counts[loss] = recalled_count(learned.store(xi), xi)
+        learned.store(xi)
+        counts[loss] = recalled_count(learned, xi)
     assert counts["identity"] <= 4, counts
     assert counts["uniformity"] >= 20, counts
     assert counts["worst_pair"] >= 20, counts

@@ -53,7 +53,7 @@ def test_gradient_matches_autograd_in_float64() -> None:
     model, _ = _memory(20, 3, pairwise=0.8, quartic=2.0)
     theta = _phases(4, 20, seed=2).requires_grad_(True)
     (expected,) = torch.autograd.grad(model.energy(theta).sum(), theta)
-    torch.testing.assert_close(model.gradient(theta.detach()), expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(model.energy_grad(theta.detach()), expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("harmonic", [1, 2])
@@ -64,7 +64,7 @@ def test_stored_patterns_mod_global_phase_are_fixed_points(harmonic: int) -> Non
         assert set(theta.unique().tolist()) <= {0.0, math.pi}
     shift = torch.tensor([[0.0], [0.3], [1.7], [-2.9]], dtype=F64)
     rotated = theta + shift
-    assert float(model.gradient(rotated).abs().max()) < 1e-12
+    assert float(model.energy_grad(rotated).abs().max()) < 1e-12
     torch.testing.assert_close(model.order_parameters(rotated).diagonal(), torch.ones(4, dtype=F64))
     stepped = model.step(rotated)
     assert (
@@ -75,7 +75,7 @@ def test_stored_patterns_mod_global_phase_are_fixed_points(harmonic: int) -> Non
 
 def test_a_random_state_is_not_a_fixed_point() -> None:
     model, _ = _memory(50, 4, pairwise=1.0, quartic=2.0)
-    assert float(model.gradient(_phases(2, 50, seed=3)).abs().max()) > 1e-2
+    assert float(model.energy_grad(_phases(2, 50, seed=3)).abs().max()) > 1e-2
 
 
 @settings(max_examples=20)

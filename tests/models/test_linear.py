@@ -15,8 +15,8 @@ from hopfield.models.linear import LinearAssociativeMemory
 def test_hebbian_store_builds_sum_of_outer_products() -> None:
     keys, values = random_gaussian(5, 4, seed=0), random_gaussian(5, 3, seed=1)
     memory = LinearAssociativeMemory(4, 3)
-    memory.store(keys[:2], values[:2])
-    memory.store(keys[2:], values[2:])
+    memory.store(keys[:2], values=values[:2])
+    memory.store(keys[2:], values=values[2:])
     torch.testing.assert_close(memory.weight, values.T @ keys)
     torch.testing.assert_close(memory.retrieve(keys), keys @ keys.T @ values)
     assert int(memory.num_writes) == 5
@@ -27,7 +27,7 @@ def test_normalized_keys_read_unit_signal() -> None:
     memory = LinearAssociativeMemory(6, normalize_keys=True)
     torch.testing.assert_close(memory.signal_scale(keys), torch.ones(3))
     unit = keys / keys.norm(dim=1, keepdim=True)
-    memory.store(keys, torch.eye(6)[:3])
+    memory.store(keys, values=torch.eye(6)[:3])
     torch.testing.assert_close(memory.weight, torch.eye(6)[:3].T @ unit)
 
 

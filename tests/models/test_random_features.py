@@ -179,7 +179,8 @@ def _mean_relative_energy_error(num_features: int, seeds: range) -> float:
         patterns = random_spherical(count, dim, seed=100 + seed)
         queries = _near_queries(patterns, beta, 48, seed=200 + seed)
         exact = exact_energy(queries, patterns, beta=beta)
-        memory = RandomFeatureMemory(dim, num_features, beta=beta, seed=seed).store(patterns)
+        memory = RandomFeatureMemory(dim, num_features, beta=beta, seed=seed)
+        memory.store(patterns)
         errors.append(((memory.energy(queries) - exact).abs() / exact.abs()).mean())
     return float(torch.stack(errors).mean())
 
@@ -206,8 +207,12 @@ def test_error_falls_like_inverse_sqrt_features_many_seeds() -> None:
 
 def test_forget_undoes_store() -> None:
     kept, dropped = torch.randn(6, 5), torch.randn(9, 5)
-    reference = RandomFeatureMemory(5, 256, beta=2.0).store(kept)
-    memory = RandomFeatureMemory(5, 256, beta=2.0).store(kept).store(dropped).forget(dropped)
+    reference = RandomFeatureMemory(5, 256, beta=2.0)
+    reference.store(kept)
+    memory = RandomFeatureMemory(5, 256, beta=2.0)
+    memory.store(kept)
+    memory.store(dropped)
+    memory.forget(dropped)
     torch.testing.assert_close(memory.memory, reference.memory, atol=1e-5, rtol=1e-5)
     assert int(memory.num_stored) == 6
     memory.forget(kept)
@@ -218,7 +223,8 @@ def test_forget_undoes_store() -> None:
 
 def test_store_stream_equals_one_shot_and_incremental_store() -> None:
     patterns = torch.randn(1000, 8, dtype=torch.float64)
-    one_shot = RandomFeatureMemory(8, 512, beta=1.5, dtype=torch.float64).store(patterns)
+    one_shot = RandomFeatureMemory(8, 512, beta=1.5, dtype=torch.float64)
+    one_shot.store(patterns)
     streamed = RandomFeatureMemory(8, 512, beta=1.5, dtype=torch.float64)
     streamed.store_stream(chunk for chunk in patterns.split(77))
     torch.testing.assert_close(streamed.memory, one_shot.memory)
@@ -309,7 +315,8 @@ def test_recall_retrieves_the_nearest_pattern_like_the_exact_model() -> None:
     generator = torch.Generator().manual_seed(5)
     noise = torch.randn(count, dim, generator=generator)
     queries = patterns + 0.5 * math.sqrt(2 / beta) * noise / noise.norm(dim=1, keepdim=True)
-    memory = RandomFeatureMemory(dim, 20_000, beta=beta, seed=1).store(patterns)
+    memory = RandomFeatureMemory(dim, 20_000, beta=beta, seed=1)
+    memory.store(patterns)
     result = memory.recall(queries, max_steps=40, step_size=0.5, tol=1e-4)
     exact = queries.clone()
     for _ in range(40):
@@ -323,7 +330,8 @@ def test_recall_retrieves_the_nearest_pattern_like_the_exact_model() -> None:
 
 
 def test_recall_step_count_and_convergence_flags() -> None:
-    memory = RandomFeatureMemory(3, 64, beta=1.0).store(torch.randn(4, 3))
+    memory = RandomFeatureMemory(3, 64, beta=1.0)
+    memory.store(torch.randn(4, 3))
     queries = torch.randn(5, 3)
     fixed = memory.recall(queries, steps=4)
     assert fixed.steps == 4 and fixed.energies.shape == (5, 5)
@@ -336,7 +344,8 @@ def test_recall_step_count_and_convergence_flags() -> None:
 
 def test_mask_clamps_coordinates() -> None:
     patterns = torch.randn(3, 4) * 0.5
-    memory = RandomFeatureMemory(4, 512, beta=2.0).store(patterns)
+    memory = RandomFeatureMemory(4, 512, beta=2.0)
+    memory.store(patterns)
     queries = patterns[:2] + 0.3 * torch.randn(2, 4)
     clamped = torch.tensor([True, False, True, False])  # True = clamped (known entries)
     result = memory.recall(queries, steps=5, mask=clamped)
@@ -361,7 +370,8 @@ def test_get_config_round_trips() -> None:
 
 
 def test_buffers_follow_dtype_and_state_dict() -> None:
-    memory = RandomFeatureMemory(3, 32, dtype=torch.float64).store(torch.randn(4, 3))
+    memory = RandomFeatureMemory(3, 32, dtype=torch.float64)
+    memory.store(torch.randn(4, 3))
     assert memory.memory.dtype == torch.float64 and memory.frequencies.shape == (16, 3)
     restored = RandomFeatureMemory(3, 32, dtype=torch.float64)
     restored.load_state_dict(memory.state_dict())

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hopfield.models.base import RecallResult
-from hopfield.models.classical import BinaryRecallResult
 from hopfield.models.epanechnikov import LogSumReLUMemory
 from hopfield.models.modern import ModernHopfield
 from hopfield.models.schedules import (
@@ -252,8 +251,10 @@ def test_recall_result_is_backward_compatible_and_summarises() -> None:
     assert str(legacy) == (
         "RecallResult(steps=3, converged=1/2 (50.0%), final_energy_mean=0, grad_norm_max=n/a)"
     )
-    binary = BinaryRecallResult(states, energies, 3, converged, torch.zeros(2, dtype=torch.bool))
+    cycled = torch.zeros(2, dtype=torch.bool)
+    binary = RecallResult(states, energies, 3, converged, extras={"cycled": cycled})
     assert binary.grad_norm is None and binary.converged_fraction == 0.5
+    assert binary.cycled is cycled and binary.extras == {"cycled": cycled}
     reported = RecallResult(states, energies, 3, converged, grad_norm=torch.tensor([1e-3, 2.0]))
     assert "grad_norm_max=2" in reported.summary()
 

@@ -255,7 +255,8 @@ def error_vs_features(
                 kind=_kind(config),
                 seed=seed + s,
                 dtype=config.dtype,
-            ).store(patterns)
+            )
+            memory.store(patterns)
             per_y[y].append(_errors(memory, queries, patterns, config.beta))
     return [{"num_features": y, **_mean_rows(rows, _ERROR_KEYS)} for y, rows in per_y.items()]
 
@@ -284,7 +285,8 @@ def error_vs_beta(
                     kind=_kind(config),
                     seed=seed + s,
                     dtype=config.dtype,
-                ).store(patterns)
+                )
+                memory.store(patterns)
                 runs.append(_errors(memory, queries, patterns, beta))
             rows.append(
                 {
@@ -333,7 +335,8 @@ def retrieval_divergence(config: KernelStudyConfig, seed: int = 0) -> tuple[list
     for y in config.divergence_features:
         memory = RandomFeatureMemory(
             config.dim, y, beta=config.beta, kind=_kind(config), seed=seed, dtype=config.dtype
-        ).store(patterns)
+        )
+        memory.store(patterns)
         x = queries
         for t in range(config.divergence_steps + 1):
             if t:
@@ -384,7 +387,8 @@ def ring_study(config: KernelStudyConfig, seed: int = 0, points: int = 241) -> d
         kind=_kind(config),
         seed=seed,
         dtype=torch.float64,
-    ).store(ring)
+    )
+    memory.store(ring)
     approx = ring_energy_from_library(radius, ring, beta, energy_fn=memory.energy)
     r_star, depth = ring_minimum(beta)
 

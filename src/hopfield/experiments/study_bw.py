@@ -81,12 +81,13 @@ def random_spd_gaussians(count: int, dim: int, seed: int) -> tuple[torch.Tensor,
 def commuting_oracle_error(count: int, dim: int, beta: float, seed: int) -> dict[str, float]:
     """Max |BW step − distance-softmax step on [μ, √eig]| over a batch of commuting queries."""
     means, cov, basis = commuting_gaussians_on_sphere(count, dim, seed=seed)
-    memory = BuresWassersteinMemory(beta=beta).store(means, cov)
+    memory = BuresWassersteinMemory(beta=beta)
+    memory.store(means, covariances=cov)
     generator = torch.Generator().manual_seed(seed + 1)
     q_mu = means[:8] + 0.5 * torch.randn(min(8, count), dim, generator=generator, dtype=F64)
     q_eigs = 1 + 0.3 * torch.rand(q_mu.shape[0], dim, generator=generator, dtype=F64)
     q_cov = (basis * q_eigs[:, None, :]) @ basis.T
-    new_mu, new_cov = memory.step(q_mu, q_cov)
+    new_mu, new_cov = memory.step(q_mu, covariances=q_cov)
     vectors = torch.cat([means, torch.einsum("ji,kjl,li->ki", basis, cov, basis).sqrt()], 1)
     query = torch.cat([q_mu, q_eigs.sqrt()], 1)
     weights = torch.softmax(-beta * torch.cdist(query, vectors).square(), dim=1)
@@ -103,11 +104,12 @@ def retrieval_trace(
     means: torch.Tensor, cov: torch.Tensor, beta: float, steps: int, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """W₂² to the target ``(steps + 1, K)`` over iterations, and each pattern's separation."""
-    memory = BuresWassersteinMemory(beta=beta).store(means, cov)
+    memory = BuresWassersteinMemory(beta=beta)
+    memory.store(means, covariances=cov)
     q_mu, q_cov = perturbed_gaussians(means, cov, seed)
     rows = [wasserstein2_squared(q_mu, q_cov, means, cov).diagonal()]
     for _ in range(steps):
-        q_mu, q_cov = memory.step(q_mu, q_cov)
+        q_mu, q_cov = memory.step(q_mu, covariances=q_cov)
         rows.append(wasserstein2_squared(q_mu, q_cov, means, cov).diagonal())
     separation = wasserstein2_squared(means, cov, means, cov).fill_diagonal_(torch.inf).amin(1)
     return torch.stack(rows), separation

@@ -75,14 +75,14 @@ def _inverse_snr(kind: str, keys: torch.Tensor, values: torch.Tensor) -> float:
     memory: Any
     if kind == "linear":
         memory = LinearAssociativeMemory(dim, values.shape[1]).double()
-        memory.store(keys, values)
+        memory.store(keys, values=values)
     elif kind == "delta":
         _, state = delta_rule_chunked(keys, keys, values, 1.0, chunk_size=64)
         memory = _linear_memory(state)
     else:
         beta = float(kind.split(":")[1])
         memory = SoftmaxKernelMemory(dim, values.shape[1], beta=beta).double()
-        memory.store(keys, values)
+        memory.store(keys, values=values)
     return inverse_retrieval_snr(memory, keys, values, signal_scale=1.0)
 
 

@@ -107,7 +107,7 @@ def fixed_point_residual(model: KuramotoMemory, patterns: torch.Tensor, seed: in
         * math.pi
         * torch.rand(patterns.shape[0], 1, generator=torch.Generator().manual_seed(seed), dtype=F64)
     )
-    return float(model.gradient(model.encode(patterns) + shift).abs().max())
+    return float(model.energy_grad(model.encode(patterns) + shift).abs().max())
 
 
 def run_kuramoto_study(

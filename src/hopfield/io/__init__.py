@@ -11,8 +11,10 @@ A new storage backend is a :class:`~hopfield.io.pattern_store.PatternStore`
 subclass in ``pattern_store.py`` (or a sibling module of this package).
 """
 
+from typing import Any
+
+from hopfield.io import model_files
 from hopfield.io.model_files import (
-    BUILTIN_MODELS,
     FORMAT_VERSION,
     load,
     load_checkpoint,
@@ -32,3 +34,9 @@ __all__ = [
     "save",
     "save_checkpoint",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BUILTIN_MODELS":  # computed on first use (it imports every model)
+        return model_files.BUILTIN_MODELS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,7 +25,8 @@ unpickled and ``torch.load`` is never called.
 Models
 ------
 A model is saveable when its class is registered (:func:`register_model`, or one of
-the built-in models listed in ``BUILTIN_MODELS``, imported lazily on first use) and
+the built-in models listed in ``BUILTIN_MODELS``: the memory classes of
+:mod:`hopfield.models.registry`, the Energy Transformer and the ``hopfield.nn`` layers) and
 it defines ``get_config() -> dict`` such that ``cls(**get_config())`` builds an
 equivalent, untrained module. :func:`load` constructs ``cls(**config)``, checks that
 the file's tensor names and dtypes match the fresh module's ``state_dict()``, then
@@ -44,7 +45,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import json
 import os
 import struct
@@ -59,7 +59,6 @@ from torch import nn
 from hopfield.io.atomic import create_temporary
 
 __all__ = [
-    "BUILTIN_MODELS",
     "FORMAT_VERSION",
     "load",
     "load_checkpoint",
@@ -78,20 +77,24 @@ _KEY_TRAINING = "hopfield.training"
 _KEY_CHECKSUM = "hopfield.sha256"
 _HEADER_LIMIT = 100 * 1024 * 1024  # safetensors' own cap on the JSON header size
 
-BUILTIN_MODELS: tuple[str, ...] = (
-    "hopfield.models.classical.ClassicalHopfield",
-    "hopfield.models.dense.DenseAssociativeMemory",
-    "hopfield.models.modern.ModernHopfield",
-    "hopfield.models.epanechnikov.LogSumReLUMemory",
-    "hopfield.models.linear.LinearAssociativeMemory",
-    "hopfield.models.energy_transformer.EnergyTransformer",
-    "hopfield.models.random_features.RandomFeatureMemory",
-    "hopfield.models.bures_wasserstein.BuresWassersteinMemory",
-    "hopfield.nn.hopfield.Hopfield",
-    "hopfield.nn.pooling.HopfieldPooling",
-    "hopfield.nn.lookup.HopfieldLayer",
-)
-"""Import paths of the library's own models, allowed without explicit registration."""
+def _builtin_classes() -> dict[str, type[nn.Module]]:
+    """The library's own saveable models by import path: every memory class of
+    :mod:`hopfield.models.registry` with ``get_config``, the Energy Transformer and the
+    ``hopfield.nn`` layers."""
+    from hopfield.models.energy_transformer import EnergyTransformer
+    from hopfield.models.registry import memory_classes
+    from hopfield.nn.hopfield import Hopfield
+    from hopfield.nn.lookup import HopfieldLayer
+    from hopfield.nn.pooling import HopfieldPooling
+
+    classes = (*memory_classes(), EnergyTransformer, Hopfield, HopfieldPooling, HopfieldLayer)
+    return {_class_path(c): c for c in classes if callable(getattr(c, "get_config", None))}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BUILTIN_MODELS":  # computed on first use: importing the models is not free
+        return tuple(_builtin_classes())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _REGISTRY: dict[str, type[nn.Module]] = {}
 
@@ -124,26 +127,20 @@ def _resolve_class(name: str, path: Path) -> type[nn.Module]:
     """The registered class for ``name``; built-ins are imported on first use."""
     if name in _REGISTRY:
         return _REGISTRY[name]
-    if name not in BUILTIN_MODELS:
+    builtin = _builtin_classes()
+    if name not in builtin:
         raise ValueError(
             f"{path}: model class {name!r} is not registered; known classes: "
-            f"{sorted(set(_REGISTRY) | set(BUILTIN_MODELS))} "
+            f"{sorted(set(_REGISTRY) | set(builtin))} "
             "(register your own with hopfield.io.register_model)"
         )
-    module_name, _, attr = name.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"{path}: built-in model class {name!r} is not available: {exc}") from exc
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise ValueError(f"{path}: {name!r} is not an nn.Module subclass")
-    _REGISTRY[name] = cls
-    return cls
+    _REGISTRY[name] = builtin[name]
+    return builtin[name]
 
 
 def registered_models() -> list[str]:
     """Import paths of every class :func:`load` may construct (registered or built-in)."""
-    return sorted(set(_REGISTRY) | set(BUILTIN_MODELS))
+    return sorted(set(_REGISTRY) | set(_builtin_classes()))
 
 
 # --------------------------------------------------------------------------- checksum
@@ -346,7 +343,7 @@ def save(module: nn.Module, path: PathLike) -> None:
         raise TypeError(f"module must be an nn.Module, got {type(module).__name__}")
     cls = type(module)
     name = _class_path(cls)
-    known = name in _REGISTRY or name in BUILTIN_MODELS
+    known = name in _REGISTRY or name in _builtin_classes()
     if not known or _resolve_class(name, Path(path)) is not cls:
         raise TypeError(
             f"module class {name!r} is not registered for persistence; "

@@ -17,7 +17,7 @@ from typing import Any
 from hopfield._deprecated import moved_attribute
 from hopfield.models.base import RecallResult
 from hopfield.models.bures_wasserstein import BuresWassersteinMemory
-from hopfield.models.classical import BinaryRecallResult, ClassicalHopfield
+from hopfield.models.classical import ClassicalHopfield
 from hopfield.models.delta import SoftmaxKernelMemory, delta_rule, delta_rule_chunked
 from hopfield.models.dense import DenseAssociativeMemory
 from hopfield.models.energy_transformer import (
@@ -36,7 +36,6 @@ from hopfield.models.stochastic_dense import StochasticExponentialAM
 from hopfield.models.streaming_memory import StreamingMemory
 
 __all__ = [
-    "BinaryRecallResult",
     "BuresWassersteinMemory",
     "ClassicalHopfield",
     "DenseAssociativeMemory",

@@ -35,23 +35,34 @@ clamped at ``eig_floor`` (for inverse roots) or 0 (for roots).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
-from hopfield._validation import check_finite, check_floating, check_positive, check_rank
+from hopfield._deprecated import keywords_after_first, moved_attribute
+from hopfield._validation import (
+    check_finite,
+    check_floating,
+    check_int,
+    check_positive,
+    check_rank,
+)
 from hopfield.data.generators import make_generator
-from hopfield.models.base import RecallResult
+from hopfield.models.base import MemorySpec, RecallResult, check_mask, legacy_recall_steps
 
 __all__ = [
     "BuresWassersteinMemory",
-    "GaussianRecallResult",
     "commuting_gaussians_on_sphere",
     "inverse_sqrtm_psd",
     "sqrtm_psd",
     "wasserstein2_squared",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``GaussianRecallResult`` is the deprecated name of :class:`RecallResult`."""
+    return moved_attribute(__name__, name)
 
 
 # --- symmetric matrix functions ---------------------------------------------------------
@@ -89,6 +100,8 @@ def _check_square(tensor: torch.Tensor, name: str) -> None:
 
 def _check_spd(covariances: torch.Tensor, name: str) -> None:
     """Symmetric (to 1e-8 relative) with a positive smallest eigenvalue."""
+    if covariances.numel() == 0:
+        return
     scale = covariances.abs().amax().clamp_min(1e-300)
     asymmetry = (covariances - covariances.transpose(-1, -2)).abs().amax() / scale
     if float(asymmetry) > 1e-8:
@@ -157,15 +170,6 @@ def _w2_squared(
 
 
 # --- the memory --------------------------------------------------------------------------
-@dataclass
-class GaussianRecallResult(RecallResult):
-    """:class:`RecallResult` of Gaussian states: ``states`` are the means ``(B, d)``,
-    ``covariances`` ``(B, d, d)``; ``energies`` ``(T + 1, B)``; ``converged`` is
-    ``W₂²(ξ_t, ξ_{t−1}) ≤ tol²`` at the last step."""
-
-    covariances: torch.Tensor
-
-
 class BuresWassersteinMemory(nn.Module):
     """Dense AM on Gaussians with energy ``E(ξ) = −β⁻¹ log Σ_i exp(−β W₂²(X_i, ξ))``.
 
@@ -182,6 +186,18 @@ class BuresWassersteinMemory(nn.Module):
     Buffers (after :meth:`store`): ``means`` ``(K, d)``, ``covariances`` ``(K, d, d)`` and
     their square roots ``covariance_roots`` ``(K, d, d)``.
     """
+
+
+    registry = (
+        MemorySpec(
+            "bures-wasserstein",
+            "gaussian",
+            "E(ξ) = −β⁻¹ log Σ_i exp(−β W₂²(X_i, ξ))",
+            "Tankala & Balasubramanian (2025)",
+            default_beta=1.0,
+        ),
+    )
+
 
     means: torch.Tensor
     covariances: torch.Tensor
@@ -208,13 +224,13 @@ class BuresWassersteinMemory(nn.Module):
             self.register_buffer(name, torch.empty(0), persistent=name != "covariance_roots")
 
     # --- storage -------------------------------------------------------------------------
-    def store(self, means: torch.Tensor, covariances: torch.Tensor) -> BuresWassersteinMemory:
+    @keywords_after_first("covariances")
+    def store(self, means: torch.Tensor, *, covariances: torch.Tensor) -> None:
         """Store K Gaussians N(μ_i, Σ_i): ``means (K, d)``, SPD ``covariances (K, d, d)``."""
         mu, cov = _check_gaussians(means, covariances, "")
         self.means = mu.detach().clone()
         self.covariances = _symmetrize(cov.detach())
         self.covariance_roots = _eig_function(self.covariances, 0.5, 0.0)
-        return self
 
     @property
     def num_memories(self) -> int:
@@ -244,7 +260,8 @@ class BuresWassersteinMemory(nn.Module):
             0, 1
         )
 
-    def energy(self, means: torch.Tensor, covariances: torch.Tensor) -> torch.Tensor:
+    @keywords_after_first("covariances")
+    def energy(self, means: torch.Tensor, *, covariances: torch.Tensor) -> torch.Tensor:
         """``E(ξ) = −β⁻¹ log Σ_i exp(−β W₂²(X_i, ξ))`` ``(B,)``."""
         return -torch.logsumexp(-self.beta * self.distances(means, covariances), 1) / self.beta
 
@@ -281,12 +298,21 @@ class BuresWassersteinMemory(nn.Module):
         return maps, distances
 
     # --- dynamics ------------------------------------------------------------------------
+    @keywords_after_first("covariances")
     def step(
-        self, means: torch.Tensor, covariances: torch.Tensor
+        self,
+        means: torch.Tensor,
+        *,
+        covariances: torch.Tensor,
+        mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One retrieval step ``(m, Ω) ← (Σ_i w_i μ_i, Ã Ω Ã)``, batched ``(B, d), (B, d, d)``."""
+        """One retrieval step ``(m, Ω) ← (Σ_i w_i μ_i, Ã Ω Ã)``, batched ``(B, d), (B, d, d)``;
+        the state is the pair, so both come back. Mean entries where ``mask`` ``(B, d)``
+        is True keep their value."""
         mu, cov = self._check_state(means, covariances)
-        return self._step(mu, cov)
+        new_mu, new_cov = self._step(mu, cov)
+        held = check_mask(mask, mu)
+        return (new_mu if held is None else torch.where(held, mu, new_mu)), new_cov
 
     def _step(self, mu: torch.Tensor, cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         maps, distances = self._maps_and_distances(mu, cov)
@@ -298,34 +324,50 @@ class BuresWassersteinMemory(nn.Module):
     def recall(
         self,
         means: torch.Tensor,
-        covariances: torch.Tensor,
+        *legacy: Any,
+        covariances: torch.Tensor | None = None,
         steps: int | None = None,
-        until_converged: bool = True,
-    ) -> GaussianRecallResult:
-        """Iterate :meth:`step` up to ``steps`` (default ``max_iterations``) times; with
-        ``until_converged`` stop once every state moved by W₂ ≤ ``tol``."""
+        max_steps: int | None = None,
+        tol: float | None = None,
+        mask: torch.Tensor | None = None,
+        until_converged: bool | None = None,
+    ) -> RecallResult:
+        """Iterate :meth:`step` from the Gaussians ``(means, covariances)``: exactly
+        ``steps`` times, or with ``steps=None`` until every state moved by W₂ ≤ ``tol``
+        (default: the constructor's) or ``max_steps`` (default ``max_iterations``).
+        ``extras["covariances"]`` holds the final covariances ``(B, d, d)``. The former
+        call ``recall(means, covariances, steps, until_converged)`` still works, with a
+        warning."""
+        if legacy or until_converged is not None:
+            covariances, legacy = (legacy[0], legacy[1:]) if legacy else (covariances, ())
+            steps, max_steps = legacy_recall_steps(legacy, steps, max_steps, until_converged)
+        if covariances is None:
+            raise TypeError("recall() needs covariances=…, the (B, d, d) state covariances")
         mu, cov = self._check_state(means, covariances)
-        limit = self.max_iterations if steps is None else steps
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+        limit = self._limit(steps, max_steps)
+        tol = self.tol if tol is None else check_positive(tol, "tol", allow_zero=True)
+        held = check_mask(mask, mu)
         energies = [self._energy(mu, cov)]
         converged = torch.zeros(mu.shape[0], dtype=torch.bool, device=mu.device)
         taken = 0
         for _ in range(limit):
             new_mu, new_cov = self._step(mu, cov)
+            if held is not None:
+                new_mu = torch.where(held, mu, new_mu)
             moved = self._pairwise_diagonal_w2(mu, cov, new_mu, new_cov)
             mu, cov, taken = new_mu, new_cov, taken + 1
             energies.append(self._energy(mu, cov))
-            converged = moved <= self.tol**2
-            if until_converged and bool(converged.all()):
+            converged = moved <= tol**2
+            if steps is None and bool(converged.all()):
                 break
-        return GaussianRecallResult(
-            states=mu,
-            energies=torch.stack(energies),
-            steps=taken,
-            converged=converged,
-            covariances=cov,
+        return RecallResult(
+            mu, torch.stack(energies), taken, converged, extras={"covariances": cov}
         )
+
+    def _limit(self, steps: int | None, max_steps: int | None) -> int:
+        if steps is not None:
+            return check_int(steps, "steps", 0)
+        return self.max_iterations if max_steps is None else check_int(max_steps, "max_steps")
 
     def _energy(self, mu: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
         return -torch.logsumexp(-self.beta * self._distances(mu, cov), 1) / self.beta

@@ -26,43 +26,39 @@ the Dense Associative Memory on it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from hopfield._deprecated import moved_attribute
 from hopfield._validation import (
     check_choice,
     check_finite,
     check_floating,
     check_int,
+    check_positive,
     check_rank,
     check_tensor,
 )
-from hopfield.models.base import RecallResult
+from hopfield.models.base import MemorySpec, RecallResult
 
 __all__ = [
     "BinaryAssociativeMemory",
-    "BinaryRecallResult",
     "ClassicalHopfield",
     "hebbian_weights",
     "pseudoinverse_weights",
     "storkey_weights",
 ]
 
+
+def __getattr__(name: str) -> Any:
+    """``BinaryRecallResult`` is the deprecated name of :class:`RecallResult`."""
+    return moved_attribute(__name__, name)
+
 _UPDATES = ("async", "sync")
 _ORDERS = ("random", "sweep")
 _RULES = ("hebbian", "storkey", "pseudoinverse")
-
-
-@dataclass
-class BinaryRecallResult(RecallResult):
-    """:class:`RecallResult` plus ``cycled`` ``(B,)`` bool: the synchronous dynamics of
-    that state entered a 2-cycle (s_{t+1} = s_{t−1} ≠ s_t) and was stopped there.
-    Always False under asynchronous updates, which cannot cycle."""
-
-    cycled: torch.Tensor
 
 
 
@@ -180,22 +176,27 @@ class BinaryAssociativeMemory(nn.Module):
         *,
         steps: int | None = None,
         max_steps: int = 100,
+        tol: float = 0.0,
         mask: torch.Tensor | None = None,
-    ) -> BinaryRecallResult:
+    ) -> RecallResult:
         """Run the dynamics from ``queries`` ``(B, N)``.
 
         ``steps=None`` runs until every state is a fixed point (or, synchronously, has
         entered a 2-cycle) or ``max_steps`` updates were made; an integer runs exactly
         that many updates. ``mask`` ``(B, N)`` bool clamps entries at the query value.
         States that have stopped (fixed point or cycle) are not updated further.
-        Returns a :class:`BinaryRecallResult` (``energies`` ``(T + 1, B)``, ``converged``:
-        the final state is a fixed point, ``cycled``: stopped in a synchronous 2-cycle).
+        ``tol`` must be 0: ±1 states change by whole bits, so a fixed point is exact.
+        Returns a :class:`RecallResult` (``energies`` ``(T + 1, B)``, ``converged``: the
+        final state is a fixed point; ``extras["cycled"]`` ``(B,)`` bool: stopped in a
+        synchronous 2-cycle s_{t+1} = s_{t−1} ≠ s_t, always False when asynchronous).
         """
         queries = self._check_states(queries, "queries")
         mask = self._check_mask(mask, queries)
         if steps is not None:
             check_int(steps, "steps", 0)
         check_int(max_steps, "max_steps", 1)
+        if check_positive(tol, "tol", allow_zero=True) != 0.0:
+            raise ValueError(f"tol must be 0 for ±1 states (fixed points are exact), got {tol}")
         limit = max_steps if steps is None else steps
         states = queries.to(self.patterns).clone()
         batch = states.shape[0]
@@ -226,12 +227,12 @@ class BinaryAssociativeMemory(nn.Module):
         if bool(active.any()):
             rows = active.nonzero().squeeze(1)
             converged[rows] = self._fixed(states[rows], None if mask is None else mask[rows])
-        return BinaryRecallResult(
+        return RecallResult(
             states=states.to(queries.dtype),
             energies=torch.stack(energies).to(queries.dtype),
             steps=taken,
             converged=converged,
-            cycled=cycled,
+            extras={"cycled": cycled},
         )
 
     # --- internals -------------------------------------------------------------------
@@ -322,6 +323,14 @@ def _threshold_vector(threshold: float | Sequence[float] | None, num_neurons: in
     return check_finite(vector, "threshold")
 
 
+def _rule_spec(name: str, rule: str, weights: str, paper: str) -> MemorySpec:
+    """Registry entry of :class:`ClassicalHopfield` with learning rule ``rule``."""
+    energy, options = f"E = −½ sᵀWs, {weights}", {"rule": rule}
+    return MemorySpec(
+        name, "binary", energy, paper, options, "num_neurons", beta_option=None, seeded=True
+    )
+
+
 class ClassicalHopfield(BinaryAssociativeMemory):
     """Classical Hopfield network (Hopfield 1982) with Hebbian, Storkey or projection learning.
 
@@ -348,6 +357,17 @@ class ClassicalHopfield(BinaryAssociativeMemory):
     (saved); ``field_weights``, ``field_threshold`` (float64 copies for the dynamics,
     not saved, rebuilt by :meth:`store` and ``load_state_dict``).
     """
+
+
+    registry = tuple(
+        _rule_spec(*row)
+        for row in (
+            ("hopfield-hebbian", "hebbian", "W = (1/N) Σ_μ ξ_μ ξ_μᵀ", "Hopfield (1982)"),
+            ("hopfield-storkey", "storkey", "W by Storkey's rule", "Storkey (1997)"),
+            ("hopfield-pinv", "pseudoinverse", "W = Ξ⁺Ξ (projection)", "Personnaz et al. (1985)"),
+        )
+    )
+
 
     _resizable_buffers: ClassVar[tuple[str, ...]] = ("patterns",)
     weights: torch.Tensor

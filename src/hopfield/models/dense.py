@@ -15,7 +15,7 @@ rises under asynchronous updates. F(x) = x² gives the classical Hebbian network
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -27,6 +27,7 @@ from hopfield.core.separation import (
     ReLUSquared,
     Separation,
 )
+from hopfield.models.base import MemorySpec
 from hopfield.models.classical import (
     BinaryAssociativeMemory,
     _sign_keep_ties,
@@ -82,6 +83,11 @@ def _resolve_separation(separation: Separation | Mapping[str, Any] | None) -> Se
     return separation
 
 
+def _exponential_separation(beta: float) -> dict[str, Any]:
+    """Registry options of ``dense-exp``: β enters through ``F(z) = exp(βz)``."""
+    return {"separation": Exponential(beta)}
+
+
 class DenseAssociativeMemory(BinaryAssociativeMemory):
     """Binary Dense Associative Memory ``E(σ) = −Σ_μ F(ξ^μ·σ)`` (Krotov & Hopfield 2016).
 
@@ -118,6 +124,41 @@ class DenseAssociativeMemory(BinaryAssociativeMemory):
 
     Buffers: ``patterns`` ``(K, N)``.
     """
+
+
+    registry: ClassVar[tuple[MemorySpec, ...]] = (
+        MemorySpec(
+            "dense-poly3",
+            "binary",
+            "E = −Σ_μ (ξ_μ·s)³",
+            "Krotov & Hopfield (2016)",
+            {"separation": Polynomial(3)},
+            size_option="num_neurons",
+            beta_option=None,
+            seeded=True,
+        ),
+        MemorySpec(
+            "dense-relu3",
+            "binary",
+            "E = −Σ_μ ReLU(ξ_μ·s)³",
+            "Krotov & Hopfield (2016)",
+            {"separation": RectifiedPolynomial(3)},
+            size_option="num_neurons",
+            beta_option=None,
+            seeded=True,
+        ),
+        MemorySpec(
+            "dense-exp",
+            "binary",
+            "E = −Σ_μ exp(β ξ_μ·s)",
+            "Demircigil et al. (2017)",
+            size_option="num_neurons",
+            beta_option=_exponential_separation,
+            default_beta=1.0,
+            seeded=True,
+        ),
+    )
+
 
     def __init__(
         self,

@@ -40,7 +40,7 @@ from typing import Any
 import torch
 
 from hopfield._validation import check_positive, check_rank, check_tensor
-from hopfield.models.base import RecallResult
+from hopfield.models.base import MemorySpec, RecallResult
 from hopfield.models.modern import DenseMemory, _check_generator, _RecallPlan
 from hopfield.models.schedules import Schedule, as_schedule
 from hopfield.ops.streaming import (
@@ -54,6 +54,17 @@ __all__ = ["LogSumReLUMemory", "enumerate_stationary_points", "lsr_beta_max"]
 _BOUNDARY_RTOL = 1e-9
 _UPDATES = ("mean", "gradient")
 _OUTSIDE = ("lse", "stay")
+
+
+def lsr_default_beta(patterns: torch.Tensor) -> float:
+    """Registry default β of ``lsr``: β_max (:func:`lsr_beta_max`), 1 for one pattern.
+
+    The largest β of Hoover et al. (2025)'s sweep: the supports (radius
+    ``r = √(2/β) = R_min``) are disjoint, so every stored pattern is an exact
+    minimum; queries outside every support take log-sum-exp steps until they enter one.
+    """
+    flat = patterns.reshape(patterns.shape[0], -1)
+    return 1.0 if flat.shape[0] < 2 else lsr_beta_max(flat)
 
 
 class LogSumReLUMemory(DenseMemory):
@@ -80,6 +91,18 @@ class LogSumReLUMemory(DenseMemory):
         chunk_size, memory_budget_bytes: streaming controls (see
             :func:`hopfield.ops.streaming.resolve_chunk_size`).
     """
+
+
+    registry = (
+        MemorySpec(
+            "lsr",
+            "continuous",
+            "E = −β⁻¹ log Σ_μ ReLU(1 − (β/2)‖x − ξ_μ‖²)",
+            "Hoover et al. (2025)",
+            default_beta=lsr_default_beta,
+        ),
+    )
+
 
     def __init__(
         self,

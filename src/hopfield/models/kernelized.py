@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
@@ -53,7 +53,13 @@ from hopfield._validation import (
     check_rank,
 )
 from hopfield.data.generators import make_generator
-from hopfield.models.base import RecallResult
+from hopfield.models.base import (
+    MemorySpec,
+    RecallResult,
+    check_mask,
+    iterate_recall,
+    legacy_recall_steps,
+)
 from hopfield.ops.sparse_normalizers import entmax15, sparsemax, tsallis_entropy
 
 __all__ = [
@@ -128,6 +134,19 @@ class KernelizedHopfield(nn.Module):
     Buffers: ``feature_weight`` W ``(D_Φ, d)`` (identity-like ``I_{D_Φ×d}`` until
     fitted or set) and ``patterns`` Ξ ``(K, d)``.
     """
+
+
+    registry = (
+        MemorySpec(
+            "kernelized",
+            "continuous",
+            "x ← Ξᵀ softmax(β Φ(Ξ)Φ(x)), Φ(x) = Wx learned (energy of the feature space)",
+            "Hu, Wu & Liu (2024)",
+            size_option="feature_dim",
+            default_beta=1.0,
+        ),
+    )
+
 
     feature_weight: torch.Tensor
     patterns: torch.Tensor
@@ -232,13 +251,12 @@ class KernelizedHopfield(nn.Module):
             )
         return xi
 
-    def store(self, patterns: torch.Tensor) -> KernelizedHopfield:
+    def store(self, patterns: torch.Tensor) -> None:
         """Store Ξ ``(K, d)`` (W defaults to ``I_{D_Φ×d}`` if not fitted or set)."""
         xi = self._check_patterns(patterns)
         if self.feature_weight.ndim != 2:
             self.feature_weight = self._identity_weight(xi.shape[1], xi.dtype)
         self.patterns = xi.detach().clone()
-        return self
 
     def _check_states(self, states: object) -> torch.Tensor:
         if self.patterns.ndim != 2:
@@ -249,7 +267,7 @@ class KernelizedHopfield(nn.Module):
             raise ValueError(
                 f"states must have shape (B, {self.patterns.shape[1]}), got {tuple(x.shape)}"
             )
-        return x.to(self.patterns.dtype)
+        return check_finite(x.to(self.patterns.dtype), "states")
 
     # --- energy and dynamics ---------------------------------------------------------------
     def _scores(self, x: torch.Tensor) -> torch.Tensor:
@@ -272,27 +290,47 @@ class KernelizedHopfield(nn.Module):
         features = x @ self.feature_weight.T
         return 0.5 * features.square().sum(-1) - regularised_max / self.beta
 
-    def step(self, states: torch.Tensor) -> torch.Tensor:
-        """One k-CCCP update ``x ← Ξᵀ α-entmax(β Φ(Ξ)Φ(x))`` ``(B, d)``."""
-        return self.probabilities(states) @ self.patterns
+    def step(self, states: torch.Tensor, *, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """One k-CCCP update ``x ← Ξᵀ α-entmax(β Φ(Ξ)Φ(x))`` ``(B, d)``; entries where
+        ``mask`` is True keep their value."""
+        x = self._check_states(states)
+        new = self._update(x)
+        held = check_mask(mask, x)
+        return new if held is None else torch.where(held, x, new)
+
+    def _update(self, x: torch.Tensor) -> torch.Tensor:
+        return _NORMALIZERS[self.normalizer][0](self._scores(x)) @ self.patterns
 
     def recall(
-        self, states: torch.Tensor, steps: int | None = None, until_converged: bool = True
+        self,
+        queries: torch.Tensor,
+        *legacy: Any,
+        steps: int | None = None,
+        max_steps: int | None = None,
+        tol: float | None = None,
+        mask: torch.Tensor | None = None,
+        until_converged: bool | None = None,
     ) -> RecallResult:
-        """Iterate :meth:`step` up to ``steps`` (default ``max_iterations``) times."""
-        x = self._check_states(states)
-        limit = self.max_iterations if steps is None else check_int(steps, "steps", 0)
-        energies = [self.energy(x)]
-        converged = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
-        taken = 0
-        for _ in range(limit):
-            new = self.step(x)
-            converged = (new - x).abs().amax(1) <= self.tol
-            x, taken = new, taken + 1
-            energies.append(self.energy(x))
-            if until_converged and bool(converged.all()):
-                break
-        return RecallResult(x, torch.stack(energies), taken, converged)
+        """Iterate :meth:`step` from ``queries`` ``(B, d)``: exactly ``steps`` times, or
+        with ``steps=None`` until no entry moves by more than ``tol`` (default: the
+        constructor's) or ``max_steps`` (default ``max_iterations``) updates.
+
+        The former call ``recall(states, steps, until_converged)`` (``steps`` an upper
+        bound unless ``until_converged=False``) still works, with a warning.
+        """
+        if legacy or until_converged is not None:
+            steps, max_steps = legacy_recall_steps(legacy, steps, max_steps, until_converged)
+        x = self._check_states(queries)
+        limit = self.max_iterations if max_steps is None else check_int(max_steps, "max_steps")
+        return iterate_recall(
+            self._update,
+            self.energy,
+            x,
+            steps=None if steps is None else check_int(steps, "steps", 0),
+            max_steps=limit,
+            tol=self.tol if tol is None else check_positive(tol, "tol", allow_zero=True),
+            mask=check_mask(mask, x),
+        )
 
     def feature_separation(self) -> float:
         """Minimum pairwise angle (degrees) of the stored patterns' features Φ(ξ_μ)."""

@@ -44,6 +44,7 @@ tricritical point of this normalisation).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,7 @@ from hopfield._validation import (
     check_rank,
     check_tensor,
 )
+from hopfield.models.base import MemorySpec, RecallResult, check_mask, iterate_recall
 from hopfield.models.classical import _check_bipolar
 
 __all__ = ["KuramotoMemory", "KuramotoTrajectory", "patterns_to_phases"]
@@ -102,6 +104,20 @@ class KuramotoMemory(nn.Module):
 
     Buffers: ``patterns`` ``(K, N)`` (±1).
     """
+
+
+    registry = (
+        MemorySpec(
+            "kuramoto",
+            "phase",
+            "E(θ) = −N Σ_μ [K₂|m_μ|²/2 + K₄|m_μ|⁴/4], m_μ = (1/N) Σ_j e^{i(θ_j − φ_μj)}",
+            "Nägerl & Berloff (2025)",
+            size_option="num_oscillators",
+            beta_option=None,
+            seeded=True,
+        ),
+    )
+
 
     patterns: torch.Tensor
 
@@ -205,10 +221,20 @@ class KuramotoMemory(nn.Module):
         drive = cos * ((gain * imag) @ xi) - sin * ((gain * real) @ xi)
         return -self.harmonic * drive
 
-    def gradient(self, phases: torch.Tensor) -> torch.Tensor:
+    def energy_grad(self, phases: torch.Tensor) -> torch.Tensor:
         """``∂E/∂θ`` ``(B, N)`` in closed form:
         ``∂E/∂θ_j = −h Σ_μ (K₂ + K₄|m_μ|²) ξ^μ_j Im(m_μ e^{−ihθ_j})``."""
         return self._gradient(self._check_phases(phases).to(F64))
+
+    def gradient(self, phases: torch.Tensor) -> torch.Tensor:
+        """Deprecated name of :meth:`energy_grad` (removed in the next release)."""
+        warnings.warn(
+            "KuramotoMemory.gradient is deprecated and will be removed in the next release; "
+            "use energy_grad",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.energy_grad(phases)
 
     # --- dynamics ------------------------------------------------------------------------
     def _euler_maruyama(self, theta: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -230,14 +256,50 @@ class KuramotoMemory(nn.Module):
         return torch.full((batch, 1), check_positive(noise, "noise", allow_zero=True), dtype=F64)
 
     def step(
-        self, phases: torch.Tensor, *, noise: float | torch.Tensor | None = None
+        self,
+        phases: torch.Tensor,
+        *,
+        mask: torch.Tensor | None = None,
+        noise: float | torch.Tensor | None = None,
     ) -> torch.Tensor:
         """One Euler–Maruyama step of ``phases`` ``(B, N)``, wrapped to [0, 2π). ``noise``
         overrides T (one value or one per chain ``(B,)``). Noiseless and with
-        dt < 2/L (L the gradient's Lipschitz constant) the energy never increases."""
+        dt < 2/L (L the gradient's Lipschitz constant) the energy never increases.
+        Oscillators where ``mask`` ``(B, N)`` is True keep their phase."""
         theta = self._check_phases(phases).to(F64)
         level = self._noise_rows(noise, theta.shape[0])
-        return torch.remainder(self._euler_maruyama(theta, level), 2 * math.pi).to(phases.dtype)
+        new = self._euler_maruyama(theta, level)
+        held = check_mask(mask, theta)
+        new = new if held is None else torch.where(held, theta, new)
+        return torch.remainder(new, 2 * math.pi).to(phases.dtype)
+
+    def recall(
+        self,
+        queries: torch.Tensor,
+        *,
+        steps: int | None = None,
+        max_steps: int = 1000,
+        tol: float = 1e-6,
+        mask: torch.Tensor | None = None,
+        noise: float | torch.Tensor | None = None,
+    ) -> RecallResult:
+        """Integrate from the phases ``queries`` ``(B, N)``: exactly ``steps`` Euler steps,
+        or with ``steps=None`` until no phase moves by more than ``tol`` in one step or
+        ``max_steps``. ``noise`` overrides T as in :meth:`step` (noisy dynamics do not
+        settle, and their energy may rise). Final phases wrapped to [0, 2π)."""
+        theta = self._check_phases(queries, "queries").to(F64)
+        level = self._noise_rows(noise, theta.shape[0])
+        result = iterate_recall(
+            lambda x: self._euler_maruyama(x, level),
+            self._energy,
+            theta,
+            steps=None if steps is None else check_int(steps, "steps", 0),
+            max_steps=check_int(max_steps, "max_steps"),
+            tol=check_positive(tol, "tol", allow_zero=True),
+            mask=check_mask(mask, theta),
+        )
+        result.states = torch.remainder(result.states, 2 * math.pi).to(queries.dtype)
+        return result
 
     def run(
         self,

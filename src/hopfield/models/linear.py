@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from hopfield._deprecated import keywords_after_first
 from hopfield._validation import (
     check_finite,
     check_int,
@@ -33,7 +34,7 @@ from hopfield._validation import (
     check_rank,
     check_tensor,
 )
-from hopfield.models.base import RecallResult
+from hopfield.models.base import MemorySpec, RecallResult
 
 __all__ = ["LinearAssociativeMemory"]
 
@@ -55,6 +56,20 @@ class LinearAssociativeMemory(nn.Module):
         normalize_keys: use ``φ(k) = k/‖k‖`` for writes and reads.
         readout: ``"linear"`` (one read) or ``"sign"`` (iterated sign reads).
     """
+
+
+    registry = (
+        MemorySpec(
+            "linear",
+            "continuous",
+            "E = −xᵀWφ(x), W = Σ_μ ξ_μ φ(ξ_μ)ᵀ, φ(k) = k/‖k‖",
+            "Kohonen (1972); Anderson (1972)",
+            {"normalize_keys": True},
+            size_option="key_dim",
+            beta_option=None,
+        ),
+    )
+
 
     weight: torch.Tensor
     num_writes: torch.Tensor
@@ -133,7 +148,8 @@ class LinearAssociativeMemory(nn.Module):
         return keys / keys.norm(dim=1, keepdim=True).clamp_min(torch.finfo(keys.dtype).tiny)
 
     # ------------------------------------------------------------------ writes
-    def store(self, keys: torch.Tensor, values: torch.Tensor | None = None) -> None:
+    @keywords_after_first("values")
+    def store(self, keys: torch.Tensor, *, values: torch.Tensor | None = None) -> None:
         """Hebbian write ``W ← W + Σ_i v_i φ(k_i)ᵀ``; ``values=None`` stores the keys
         as their own values (auto-association; needs ``key_dim == value_dim``)."""
         phi, v = self._pairs(keys, values)
@@ -171,7 +187,8 @@ class LinearAssociativeMemory(nn.Module):
         k = self._check(keys, "keys", self.key_dim, f"(N, {self.key_dim})")
         return self.feature(k).square().sum(dim=1)
 
-    def energy(self, states: torch.Tensor, values: torch.Tensor | None = None) -> torch.Tensor:
+    @keywords_after_first("values")
+    def energy(self, states: torch.Tensor, *, values: torch.Tensor | None = None) -> torch.Tensor:
         """``E(q, v) = −vᵀ W φ(q)`` ``(B,)``; ``values=None`` uses ``v = q`` (auto-association)."""
         out = self.retrieve(states)
         if values is None:
@@ -187,15 +204,28 @@ class LinearAssociativeMemory(nn.Module):
                 )
         return -(v * out).sum(dim=1)
 
-    def step(self, states: torch.Tensor) -> torch.Tensor:
+    def step(self, states: torch.Tensor, *, mask: torch.Tensor | None = None) -> torch.Tensor:
         """One read of an auto-associative memory: ``W φ(x)`` (its sign for
-        ``readout="sign"``, ties to +1)."""
+        ``readout="sign"``, ties to +1); entries where ``mask`` is True keep ``states``."""
         if self.key_dim != self.value_dim:
             raise ValueError("step needs key_dim == value_dim (auto-associative memory)")
         out = self.retrieve(states)
         if self.readout == "sign":
             out = torch.where(out >= 0, torch.ones_like(out), -torch.ones_like(out))
+        if mask is not None:
+            out = torch.where(self._check_mask(mask, out), states.to(out.dtype), out)
         return out
+
+    @staticmethod
+    def _check_mask(mask: object, like: torch.Tensor) -> torch.Tensor:
+        check_tensor(mask, "mask")
+        assert isinstance(mask, torch.Tensor)
+        if mask.dtype != torch.bool or mask.shape != like.shape:
+            raise ValueError(
+                f"mask must be a bool tensor of shape {tuple(like.shape)}, "
+                f"got {mask.dtype} {tuple(mask.shape)}"
+            )
+        return mask.to(like.device)
 
     def forward(self, queries: torch.Tensor) -> torch.Tensor:
         """Alias of :meth:`retrieve`."""
@@ -222,12 +252,7 @@ class LinearAssociativeMemory(nn.Module):
         if self.key_dim != self.value_dim:
             raise ValueError("recall needs key_dim == value_dim (auto-associative memory)")
         if mask is not None:
-            check_tensor(mask, "mask")
-            if mask.dtype != torch.bool or mask.shape != x.shape:
-                raise ValueError(
-                    f"mask must be a bool tensor of shape {tuple(x.shape)}, "
-                    f"got {mask.dtype} {tuple(mask.shape)}"
-                )
+            mask = self._check_mask(mask, x)
         tol = check_positive(tol, "tol", allow_zero=True)
         if steps is None:
             limit = 1 if self.readout == "linear" else max_steps
@@ -240,9 +265,7 @@ class LinearAssociativeMemory(nn.Module):
         taken = 0
         with torch.no_grad():
             for _ in range(limit):
-                new = self.step(x)
-                if mask is not None:
-                    new = torch.where(mask, x, new)
+                new = self.step(x, mask=mask)
                 converged = (new - x).abs().amax(dim=1) <= tol
                 x = new
                 taken += 1

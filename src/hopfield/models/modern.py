@@ -53,7 +53,7 @@ from hopfield._validation import (
     check_rank,
     check_tensor,
 )
-from hopfield.models.base import RecallResult
+from hopfield.models.base import MemorySpec, RecallResult
 from hopfield.models.schedules import Schedule, as_schedule
 from hopfield.ops.ann import AnnIndex, ApproximateTopK, approximate_topk_retrieve
 from hopfield.ops.streaming import (
@@ -454,6 +454,27 @@ class ModernHopfield(DenseMemory):
         chunk_size: memories per chunk (overrides the budget).
         memory_budget_bytes: bound on one ``(B, chunk)`` score block.
     """
+
+
+    registry = (
+        MemorySpec(
+            "modern-dot",
+            "continuous",
+            "E = −β⁻¹ log Σ_μ exp(β ξ_μ·x) + ½‖x‖²",
+            "Ramsauer et al. (2021)",
+            {"similarity": "dot"},
+            default_beta=1.0,
+        ),
+        MemorySpec(
+            "modern-euclidean",
+            "continuous",
+            "E = −β⁻¹ log Σ_μ exp(−(β/2)‖x − ξ_μ‖²)",
+            "Ramsauer et al. (2021)",
+            {"similarity": "euclidean"},
+            default_beta=1.0,
+        ),
+    )
+
 
     def __init__(
         self,

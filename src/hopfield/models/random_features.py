@@ -59,7 +59,7 @@ from hopfield._validation import (
     resolve_dtype,
 )
 from hopfield.data.generators import make_generator
-from hopfield.models.base import RecallResult
+from hopfield.models.base import MemorySpec, RecallResult
 from hopfield.models.gaussian_kernel import (
     exact_energy,
     exact_energy_grad,
@@ -121,6 +121,21 @@ class RandomFeatureMemory(nn.Module):
         dtype: floating dtype of the features and of T.
         floor: the clamp of ⟨Φ(x), T⟩ inside the log (> 0); ``None`` for the default.
     """
+
+
+    registry = (
+        MemorySpec(
+            "random-features",
+            "continuous",
+            "E = −β⁻¹ log ⟨Φ(x), Σ_μ Φ(ξ_μ)⟩, Φ random Fourier features of exp(−(β/2)‖x − ξ‖²)",
+            "Hoover et al. (2024), DrDAM; Rahimi & Recht (2007)",
+            {"num_features": 2048},
+            size_option="dim",
+            default_beta=1.0,
+            seeded=True,
+        ),
+    )
+
 
     frequencies: torch.Tensor
     phases: torch.Tensor
@@ -207,8 +222,7 @@ class RandomFeatureMemory(nn.Module):
     def _check_states(self, states: object, name: str) -> torch.Tensor:
         tensor = check_floating(states, name)
         check_trailing_shape(tensor, name, (self.dim,), f"(B, {self.dim})")
-        check_finite(tensor, name)
-        return tensor.to(self.dtype)
+        return check_finite(tensor.to(self.dtype), name)
 
     # -- features -----------------------------------------------------------------------
 
@@ -248,12 +262,11 @@ class RandomFeatureMemory(nn.Module):
         return total
 
     @torch.no_grad()
-    def store(self, patterns: torch.Tensor) -> RandomFeatureMemory:
-        """Add patterns ``(K, D)``: ``T ← T + Σ_μ Φ(ξ_μ)``. Incremental; returns ``self``."""
+    def store(self, patterns: torch.Tensor) -> None:
+        """Add patterns ``(K, D)``: ``T ← T + Σ_μ Φ(ξ_μ)``. Incremental."""
         xi = self._check_states(patterns, "patterns")
         self.memory += self._feature_sum(xi)
         self.num_stored += xi.shape[0]
-        return self
 
     @torch.no_grad()
     def forget(self, patterns: torch.Tensor) -> RandomFeatureMemory:

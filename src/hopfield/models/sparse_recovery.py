@@ -42,48 +42,45 @@ large or the decoded error is not sparse enough to be the unique sparsest soluti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, get_args
+import warnings
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
 from torch import nn
 
+from hopfield._deprecated import moved_attribute
 from hopfield._validation import check_finite, check_floating, check_int, check_positive, check_rank
+from hopfield.data.constrained import bounded_integer_dataset, sparse_corruption
 from hopfield.data.generators import make_generator
+from hopfield.models.base import MemorySpec, RecallResult, check_mask, iterate_recall
 
 __all__ = [
     "Solver",
     "SparseRecoveryMemory",
-    "SparseRecoveryResult",
     "bounded_integer_dataset",
     "sparse_corruption",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``SparseRecoveryResult`` is the deprecated name of :class:`RecallResult`."""
+    return moved_attribute(__name__, name)
 
 Solver = Literal["admm", "ista", "lp"]
 _SOLVERS: tuple[str, ...] = get_args(Solver)
 
 
-@dataclass
-class SparseRecoveryResult:
-    """Per-sample outcome of :meth:`SparseRecoveryMemory.recall`.
-
-    Attributes:
-        states: decoded vectors x̂ = y − ê ``(B, n)``.
-        errors: decoded sparse errors ê ``(B, n)``.
-        residual: constraint residual ‖B x̂‖₂ = ‖B ê − z‖₂ ``(B,)``.
-        support_size: ‖ê‖₀ (entries above the support threshold) ``(B,)``.
-        decoded: ``(B,)`` bool: residual ≤ tolerance and 2‖ê‖₀ ≤ m.
-        iterations: solver iterations (0 for the LP).
-    """
-
-    states: torch.Tensor
-    errors: torch.Tensor
-    residual: torch.Tensor
-    support_size: torch.Tensor
-    decoded: torch.Tensor
-    iterations: int
-
+def _legacy_solver(legacy: tuple[Any, ...], solver: Solver | None) -> Solver | None:
+    if len(legacy) > 1 or solver is not None:
+        raise TypeError("recall() takes the solver once, as solver=…")
+    warnings.warn(
+        "recall(states, solver) is deprecated and will be removed in the next release; "
+        "use recall(queries, solver=…)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return legacy[0]
 
 
 def _soft_threshold(values: torch.Tensor, threshold: torch.Tensor | float) -> torch.Tensor:
@@ -115,6 +112,18 @@ class SparseRecoveryMemory(nn.Module):
 
     Buffers: ``constraints`` B ``(m, n)`` and its pseudo-inverse ``constraints_pinv``.
     """
+
+
+    registry = (
+        MemorySpec(
+            "sparse-recovery",
+            "constrained",
+            "E(x) = ½‖Bx‖², BΞᵀ = 0; recall decodes the sparsest error by ℓ1 minimisation",
+            "Mazumdar & Rawat (2015)",
+            beta_option=None,
+        ),
+    )
+
 
     constraints: torch.Tensor
     constraints_pinv: torch.Tensor
@@ -265,10 +274,79 @@ class SparseRecoveryMemory(nn.Module):
         return y
 
     # --- recall --------------------------------------------------------------------------
-    def recall(self, states: torch.Tensor, solver: Solver | None = None) -> SparseRecoveryResult:
-        """Decode ``states`` y ``(B, n)``: ê = argmin ‖e‖₁ s.t. B e = B y, x̂ = y − ê."""
+    def store(self, patterns: torch.Tensor) -> None:
+        """Learn the constraints of the stored set from ``patterns`` ``(K, n)`` (rows
+        spanning it): :meth:`fit` with ``method="svd"``; use :meth:`fit` for its options."""
+        x = check_floating(patterns, "patterns")
+        check_rank(x, "patterns", 2, "(K, n)")
+        check_finite(x.to(torch.float64), "patterns")
+        self.fit(x)
+
+    def energy(self, states: torch.Tensor) -> torch.Tensor:
+        """``E(x) = ½‖B x‖²`` ``(B,)``: zero exactly on the stored subspace."""
         y = self._check_states(states)
+        return 0.5 * (y.to(torch.float64) @ self.constraints.to(torch.float64).T).square().sum(1)
+
+    def step(self, states: torch.Tensor, *, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """One decoding ``x ← y − ê`` with the default solver. Entries where ``mask``
+        ``(B, n)`` is True keep their value; a masked state whose energy would rise
+        stays where it is, so the energy never rises."""
+        y = self._check_states(states)
+        return self._guarded(y, self._decode(y, self.solver)["states"], check_mask(mask, y))
+
+    def _guarded(
+        self, y: torch.Tensor, decoded: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        if mask is None:
+            return decoded
+        new = torch.where(mask, y, decoded)
+        keep = (self.energy(new) > self.energy(y))[:, None]
+        return torch.where(keep, y, new)
+
+    def recall(
+        self,
+        queries: torch.Tensor,
+        *legacy: Any,
+        steps: int | None = None,
+        max_steps: int = 4,
+        tol: float = 0.0,
+        mask: torch.Tensor | None = None,
+        solver: Solver | None = None,
+    ) -> RecallResult:
+        """Decode ``queries`` y ``(B, n)``: ê = argmin ‖e‖₁ s.t. B e = B y, x̂ = y − ê.
+
+        One decoding lands on the stored subspace (a fixed point: decoding it again
+        changes nothing), so ``steps=None`` stops after the second update at the latest;
+        ``solver`` overrides the default decoder. ``extras``: ``errors`` ê ``(B, n)``,
+        ``residual`` ‖B x̂‖ ``(B,)``, ``support_size`` ‖ê‖₀ ``(B,)``, ``decoded`` ``(B,)``
+        bool (residual within tolerance and 2‖ê‖₀ ≤ m), ``iterations`` of the solver.
+        The former call ``recall(states, solver)`` still works, with a warning.
+        """
+        if legacy:
+            solver = _legacy_solver(legacy, solver)
+        y = self._check_states(queries)
         name = self.solver if solver is None else self._check_solver(solver)
+        held = check_mask(mask, y)
+        first = self._decode(y, name)
+
+        def update(x: torch.Tensor) -> torch.Tensor:
+            decoded = first["states"] if x is y else self._decode(x, name)["states"]
+            return self._guarded(x, decoded, held)
+
+        result = iterate_recall(
+            update,
+            self.energy,
+            y,
+            steps=None if steps is None else check_int(steps, "steps", 0),
+            max_steps=check_int(max_steps, "max_steps"),
+            tol=check_positive(tol, "tol", allow_zero=True),
+            mask=held,
+        )
+        result.extras = {k: v for k, v in first.items() if k != "states"}
+        return result
+
+    def _decode(self, y: torch.Tensor, name: str) -> dict[str, Any]:
+        """ê = argmin ‖e‖₁ s.t. B e = B y for checked ``y`` ``(B, n)``: the report fields."""
         b = self.constraints.to(torch.float64)
         syndrome = y.to(torch.float64) @ b.T
         iterations = 0
@@ -369,7 +447,7 @@ class SparseRecoveryMemory(nn.Module):
         syndrome: torch.Tensor,
         errors: torch.Tensor,
         iterations: int,
-    ) -> SparseRecoveryResult:
+    ) -> dict[str, Any]:
         failed = ~torch.isfinite(errors).all(1)
         errors = torch.nan_to_num(errors, nan=0.0)
         residual = (errors @ b.T - syndrome).norm(dim=1)
@@ -377,76 +455,17 @@ class SparseRecoveryMemory(nn.Module):
         support_size = self._support(errors).sum(1) * (errors.abs().amax(1) > 0)
         scale = y.to(torch.float64).norm(dim=1).clamp_min(1.0)
         decoded = (residual <= self.residual_tol * scale) & (2 * support_size <= b.shape[0])
-        return SparseRecoveryResult(
-            states=(y.to(torch.float64) - errors).to(y.dtype),
-            errors=errors.to(y.dtype),
-            residual=residual,
-            support_size=support_size,
-            decoded=decoded,
-            iterations=iterations,
-        )
+        return {
+            "states": (y.to(torch.float64) - errors).to(y.dtype),
+            "errors": errors.to(y.dtype),
+            "residual": residual,
+            "support_size": support_size,
+            "decoded": decoded,
+            "iterations": iterations,
+        }
 
     def extra_repr(self) -> str:
         return f"solver={self.solver!r}, constraints={tuple(self.constraints.shape)}"
 
 
 # --- data ----------------------------------------------------------------------------------
-def bounded_integer_dataset(
-    count: int,
-    dim: int,
-    rank: int,
-    *,
-    alphabet: int = 1,
-    basis: torch.Tensor | None = None,
-    seed: int | None = None,
-    generator: torch.Generator | None = None,
-    dtype: torch.dtype = torch.float64,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``count`` vectors x = A u, u uniform in {−q, …, q}^k (q = ``alphabet``), A ``(n, k)``
-    Gaussian (or ``basis``): the (2q + 1)^k-element stored set of Mazumdar & Rawat.
-
-    Returns ``(data (count, n), A (n, k))``; pass the returned A as ``basis`` to draw
-    fresh vectors from the same set.
-    """
-    for name, value in (("count", count), ("dim", dim), ("rank", rank), ("alphabet", alphabet)):
-        check_int(value, name, 1)
-    if rank >= dim:
-        raise ValueError(f"rank must be < dim = {dim}, got {rank}")
-    if generator is not None and seed is not None:
-        raise ValueError("pass either generator or seed, not both")
-    gen = generator if generator is not None else make_generator(seed)
-    if basis is None:
-        basis = torch.randn(dim, rank, generator=gen, dtype=torch.float64)
-    elif tuple(basis.shape) != (dim, rank):
-        raise ValueError(f"basis must have shape ({dim}, {rank}), got {tuple(basis.shape)}")
-    codes = torch.randint(-alphabet, alphabet + 1, (count, rank), generator=gen)
-    data = codes.to(torch.float64) @ basis.to(torch.float64).T
-    return data.to(dtype), basis.to(dtype)
-
-
-def sparse_corruption(
-    states: torch.Tensor,
-    num_corrupted: int,
-    *,
-    max_magnitude: int = 5,
-    seed: int | None = None,
-    generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Add to each row of ``states`` ``(B, n)`` an error on ``num_corrupted`` random coordinates
-    with values ±{1, …, ``max_magnitude``} (uniform). Returns ``(corrupted, errors)``."""
-    x = check_floating(states, "states")
-    check_rank(x, "states", 2, "(B, n)")
-    count, n = x.shape
-    check_int(num_corrupted, "num_corrupted", 0)
-    if num_corrupted > n:
-        raise ValueError(f"num_corrupted must be ≤ n = {n}, got {num_corrupted}")
-    check_int(max_magnitude, "max_magnitude", 1)
-    if generator is not None and seed is not None:
-        raise ValueError("pass either generator or seed, not both")
-    gen = generator if generator is not None else make_generator(seed)
-    positions = torch.rand(count, n, generator=gen).argsort(dim=1)[:, :num_corrupted]
-    magnitudes = torch.randint(1, max_magnitude + 1, (count, num_corrupted), generator=gen)
-    signs = torch.randint(0, 2, (count, num_corrupted), generator=gen) * 2 - 1
-    errors = torch.zeros(count, n, dtype=x.dtype)
-    errors.scatter_(1, positions, (magnitudes * signs).to(x.dtype))
-    return x + errors, errors

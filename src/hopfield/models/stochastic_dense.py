@@ -50,6 +50,7 @@ from hopfield._validation import (
     check_rank,
 )
 from hopfield.core.separation import Exponential
+from hopfield.models.base import MemorySpec
 from hopfield.models.dense import DenseAssociativeMemory
 
 __all__ = ["SEDAMTrajectory", "StochasticExponentialAM", "time_averaged_overlap"]
@@ -96,6 +97,20 @@ class StochasticExponentialAM(DenseAssociativeMemory):
         seed: seeds the update order (as in the parent class) and, through an offset
             stream, the noise.
     """
+
+
+    registry = (
+        MemorySpec(
+            "sedam",
+            "binary",
+            "E = −Σ_μ exp(β ξ_μ·s), asynchronous updates with flip or Glauber noise",
+            "Cafiso & Paradisi (2026)",
+            size_option="num_neurons",
+            default_beta=1.0,
+            seeded=True,
+        ),
+    )
+
 
     def __init__(
         self,

@@ -7,7 +7,7 @@
   :class:`~hopfield.tasks.clustering.ClAM`): prototypes as modern Hopfield memories,
   cluster = the prototype nearest the attractor, trained on ``‖x − x_T‖²``.
 * :class:`AssociativeMemoryEstimator` — plain ``store`` / ``retrieve`` / ``complete(query,
-  mask)`` over any model of :mod:`hopfield.experiments.zoo`, on numpy or torch input.
+  mask)`` over any memory of :mod:`hopfield.models.registry`, on numpy or torch input.
 
 The two learners follow the scikit-learn estimator contract (``get_params`` /
 ``set_params``, ``fit`` returning ``self``, fitted attributes ending in ``_``,

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
+from hopfield.models import registry
 from hopfield.models.base import RecallResult
 
 __all__ = ["AssociativeMemoryEstimator"]
@@ -25,9 +26,10 @@ _ALIASES = {
 
 
 class AssociativeMemoryEstimator(BaseEstimator):
-    """Plain ``store`` / ``retrieve`` / ``complete`` over a model of the zoo.
+    """Plain ``store`` / ``retrieve`` / ``complete`` over a memory of the registry.
 
-    ``model`` is a name of :data:`hopfield.experiments.zoo.ZOO` or one of the aliases
+    ``model`` is a name of :func:`hopfield.models.registry.available` (a memory of
+    ±1 or real vectors) or one of the aliases
     ``"modern"`` (Euclidean modern Hopfield, ``E = −β⁻¹ log Σ exp(−(β/2)‖x − ξ‖²)``,
     update ``x ← Ξᵀ softmax(−(β/2)‖x − ξ‖²)``; Ramsauer et al. 2020), ``"dense"``
     (Krotov & Hopfield 2016, ``F = ReLU(z)³``, ±1 patterns) and ``"classical"``
@@ -87,15 +89,11 @@ class AssociativeMemoryEstimator(BaseEstimator):
         return out.detach().cpu().numpy()
 
     def _name(self) -> str:
-        from hopfield.experiments.zoo import get_entry
-
-        return get_entry(_ALIASES.get(self.model, self.model)).name
+        return registry.spec(_ALIASES.get(self.model, self.model)).name
 
     def store(self, X: Any) -> AssociativeMemoryEstimator:
         """Add the patterns ``X`` ``(K, D)`` to the memory (the model is rebuilt over
         every stored pattern, so pattern-dependent defaults stay consistent)."""
-        from hopfield.experiments.zoo import build_memory
-
         patterns, _, _ = self._as_tensor(X, "X")
         if patterns.shape[0] == 0:
             raise ValueError("X must hold at least one pattern, got shape (0, D)")
@@ -106,7 +104,7 @@ class AssociativeMemoryEstimator(BaseEstimator):
                     f"patterns, got {tuple(patterns.shape)}"
                 )
             patterns = torch.cat([self.patterns_, patterns.to(self.patterns_.dtype)])
-        self.memory_ = build_memory(
+        self.memory_ = registry.build_memory(
             self._name(), patterns, beta=self.beta, seed=int(self.random_state), device=self.device
         )
         self.patterns_ = patterns
@@ -165,9 +163,7 @@ class AssociativeMemoryEstimator(BaseEstimator):
         return values.to(X.device) if was_torch else values.cpu().numpy()
 
     def _run(self, queries: torch.Tensor, mask: torch.Tensor | None) -> RecallResult:
-        from hopfield.experiments.zoo import recall_memory
-
-        return recall_memory(
+        return registry.recall_memory(
             self.memory_, queries, steps=self.steps, max_steps=int(self.max_steps), mask=mask
         )
 
