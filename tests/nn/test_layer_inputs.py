@@ -165,3 +165,28 @@ def test_layers_follow_autocast_instead_of_casting() -> None:
         out = layer(x)
     assert out.dtype == torch.bfloat16
     torch.testing.assert_close(out.float(), layer(x), atol=0.1, rtol=0.1)
+
+
+BETA_LAYERS: dict[str, Callable[[float], nn.Module]] = {
+    "hopfield": lambda beta: Hopfield(WIDTH, beta=beta),
+    "pooling": lambda beta: HopfieldPooling(WIDTH, beta=beta),
+    "lookup": lambda beta: HopfieldLayer(WIDTH, 4, beta=beta),
+    "encoder": lambda beta: HopfieldEncoderLayer(WIDTH, 2, 16, beta=beta),
+    "decoder": lambda beta: HopfieldDecoderLayer(WIDTH, 2, 16, beta=beta),
+    "hflayers-hopfield": lambda beta: hflayers.Hopfield(WIDTH, scaling=beta),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BETA_LAYERS))
+@pytest.mark.parametrize("beta", [0.0, -1.0, float("inf"), float("nan")])
+def test_a_non_positive_or_non_finite_beta_is_rejected_naming_it(name: str, beta: float) -> None:
+    with pytest.raises(ValueError, match="(beta|scaling) must be finite and > 0"):
+        BETA_LAYERS[name](beta)
+
+
+@pytest.mark.parametrize("name", sorted(BETA_LAYERS))
+def test_a_large_beta_gives_a_finite_hard_retrieval(name: str) -> None:
+    layer = BETA_LAYERS[name](1e6).eval()
+    x = torch.randn(2, 3, WIDTH)
+    out = layer(x, x) if name == "decoder" else _run(layer, x)
+    assert bool(torch.isfinite(out).all())
