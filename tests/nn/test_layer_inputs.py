@@ -180,7 +180,7 @@ BETA_LAYERS: dict[str, Callable[[float], nn.Module]] = {
 @pytest.mark.parametrize("name", sorted(BETA_LAYERS))
 @pytest.mark.parametrize("beta", [0.0, -1.0, float("inf"), float("nan")])
 def test_a_non_positive_or_non_finite_beta_is_rejected_naming_it(name: str, beta: float) -> None:
-    with pytest.raises(ValueError, match="(beta|scaling) must be finite and > 0"):
+    with pytest.raises(ValueError, match=r"(beta|scaling) must be finite and > 0"):
         BETA_LAYERS[name](beta)
 
 
