@@ -388,3 +388,80 @@ def test_rise_within_rounding_noise_is_rejected_without_halving(
     assert result.rejections == 3 * trials_per_sample
     assert torch.equal(result.states["v"], xs["v"])
     assert torch.equal(result.step_sizes, torch.zeros(1, 3, dtype=torch.float64))
+
+
+def _unbounded_ham(dtype: torch.dtype) -> HAM:
+    """``E = ½|x|² − Σ_μ (ξ_μ·x)²`` with large ``ξ``: unbounded below, the descent
+    multiplies ``x`` by ~40 per step until the energy overflows to −inf."""
+    gen = torch.Generator().manual_seed(0)
+    synapse = DenseMemorySynapse(2, 3, separation=Polynomial(2), std=10.0, generator=gen)
+    ham = HAM({"v": Neurons(3, Identity())}, {"m": synapse}, [(("v",), "m")])
+    return ham.to(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_energy_unbounded_below_is_flagged_and_held_at_a_finite_state(dtype: torch.dtype) -> None:
+    ham = _unbounded_ham(dtype)
+    xs = {"v": torch.tensor([[1.0, -0.5, 0.3], [0.0, 0.0, 0.0]], dtype=dtype)}  # 0: a fixed point
+    with torch.no_grad():
+        result = descend(ham, xs, steps=300, step_size=0.1)
+    assert result.unbounded.tolist() == [True, False]
+    assert bool(torch.isfinite(result.energies).all())
+    assert bool((result.energies[1:] <= result.energies[:-1]).all())
+    assert bool(torch.isfinite(result.states["v"]).all())
+    # held from the −inf trial on: its last steps have size 0
+    assert bool((result.step_sizes[-5:, 0] == 0).all())
+    assert float(result.energies[-1, 0]) < -1e30
+
+
+def test_unguarded_descent_flags_an_energy_that_reached_minus_inf() -> None:
+    ham = _unbounded_ham(torch.float32)
+    xs = {"v": torch.tensor([[1.0, -0.5, 0.3], [0.0, 0.0, 0.0]])}
+    result = descend(ham, xs, steps=100, step_size=0.1, guard=False)
+    assert result.unbounded.tolist() == [True, False]
+
+
+class _CliffSynapse(Synapse):
+    """``E = Σĝ`` for ``Σĝ < 1`` and NaN beyond (a trial past the cliff is non-finite)."""
+
+    arity = 1
+
+    def energy(self, *activations: torch.Tensor) -> torch.Tensor:
+        s = activations[0].sum(dim=1)
+        return torch.where(s < 1.0, -s, torch.full_like(s, float("nan")))
+
+    def grad(self, *activations: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (-torch.ones_like(activations[0]),)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_trial_energy_is_halved_not_accepted(value: float) -> None:
+    class Cliff(_CliffSynapse):
+        def energy(self, *activations: torch.Tensor) -> torch.Tensor:
+            energy = super().energy(*activations)
+            return torch.where(energy.isnan(), torch.full_like(energy, value), energy)
+
+    ham = HAM({"v": Neurons(2, Identity())}, {"c": Cliff()}, [(("v",), "c")]).double()
+    xs = {"v": torch.zeros(1, 2, dtype=torch.float64)}
+    result = descend(ham, xs, steps=1, step_size=1.0)  # full step: Σx = 2, past the cliff
+    assert bool(torch.isfinite(result.energies).all())
+    assert 0 < float(result.step_sizes[0, 0]) < 1.0
+    assert result.rejections >= 1
+    assert not bool(result.unbounded.any())
+
+
+def test_empty_batch_descends_to_an_empty_result() -> None:
+    ham = _quadratic_ham()
+    xs = {"v": torch.zeros(0, 4, dtype=torch.float64), "h": torch.zeros(0, 3, dtype=torch.float64)}
+    result = descend(ham, xs, steps=3)
+    assert result.energies.shape == (4, 0) and result.step_sizes.shape == (3, 0)
+    assert result.states["v"].shape == (0, 4) and result.unbounded.shape == (0,)
+
+
+def test_states_of_another_dtype_are_cast_to_the_ham_dtype() -> None:
+    ham = _quadratic_ham()  # float64
+    xs = {name: x.float() for name, x in _start(ham).items()}
+    result = descend(ham, xs, steps=2)
+    assert result.states["v"].dtype == torch.float64
+    expected = descend(ham, {name: x.double() for name, x in xs.items()}, steps=2)
+    torch.testing.assert_close(result.energies, expected.energies)

@@ -256,9 +256,14 @@ def _tiny_ham() -> HAM:
         ({"a": torch.zeros(2, 3), "b": torch.full((2, 2), float("inf"))}, ValueError, "NaN or inf"),
         ({"a": torch.zeros(2, 3), "b": torch.zeros(3, 2)}, ValueError, "B = 2"),
         (
-            {"a": torch.zeros(2, 3), "b": torch.zeros(2, 2, dtype=torch.float64)},
+            {"a": torch.zeros(2, 3, dtype=torch.complex64), "b": torch.zeros(2, 2)},
             TypeError,
-            "one dtype",
+            r"xs\['a'\] must have a real floating-point dtype",
+        ),
+        (
+            {"a": torch.full((2, 3), 1e39, dtype=torch.float64), "b": torch.zeros(2, 2)},
+            ValueError,
+            r"xs\['a'\] overflows the HAM's dtype torch.float32",
         ),
         (
             {"a": [0.0, 0.0, 0.0], "b": torch.zeros(2, 2)},
@@ -318,3 +323,43 @@ def test_energy_attention_synapse_plugs_into_the_graph() -> None:
     torch.testing.assert_close(fused["tokens"], auto, rtol=0, atol=1e-10)
     torch.testing.assert_close(ham.grad(xs)["tokens"], auto, rtol=0, atol=1e-10)
     torch.testing.assert_close(energy, ham.energy(xs), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_states_follow_the_ham_dtype(dtype: torch.dtype) -> None:
+    """States of another floating dtype are cast to the HAM's (float32) before the checks."""
+    ham = _tiny_ham()
+    gen = torch.Generator().manual_seed(0)
+    xs = {"a": torch.randn(2, 3, generator=gen), "b": torch.randn(2, 2, generator=gen)}
+    cast = {name: x.to(dtype) for name, x in xs.items()}
+    expected = ham.energy({name: x.float() for name, x in cast.items()})
+    energy = ham.energy(cast)
+    assert energy.dtype == torch.float32
+    torch.testing.assert_close(energy, expected)
+    assert all(g.dtype == torch.float32 for g in ham.grad(cast).values())
+
+
+def test_empty_batch_gives_empty_results() -> None:
+    ham = _tiny_ham()
+    xs = {"a": torch.zeros(0, 3), "b": torch.zeros(0, 2)}
+    assert ham.energy(xs).shape == (0,)
+    assert {name: tuple(g.shape) for name, g in ham.grad(xs).items()} == {"a": (0, 3), "b": (0, 2)}
+    tree = ham.energy_tree(xs)
+    assert all(v.shape == (0,) for part in tree.values() for v in part.values())
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        (torch.zeros(2, 3, dtype=torch.complex64), TypeError, r"gs\['a'\].*real floating"),
+        (torch.full((2, 3), float("nan")), ValueError, r"gs\['a'\] contains NaN"),
+        (torch.zeros(2, 4), ValueError, r"gs\['a'\] must be a tensor of shape \(2, 3\)"),
+    ],
+)
+def test_bad_activations_are_named(bad: torch.Tensor, error: type, match: str) -> None:
+    ham = _tiny_ham()
+    xs = {"a": torch.zeros(2, 3), "b": torch.zeros(2, 2)}
+    gs = {"a": bad, "b": torch.zeros(2, 2)}
+    for call in (ham.energy, ham.grad, ham.energy_and_grad, ham.energy_tree):
+        with pytest.raises(error, match=match):
+            call(xs, gs)

@@ -119,8 +119,8 @@ def test_bad_lagrangian_and_tau_raise_naming_them() -> None:
         (torch.zeros(2, 3), ValueError, r"state must have shape \(B, 3, 5\) \(3 dims\)"),
         (torch.zeros(2, 3, 4), ValueError, r"state must have shape \(B, 3, 5\), got shape"),
         (torch.zeros(2, 5, 3), ValueError, r"state must have shape \(B, 3, 5\)"),
-        (torch.zeros(0, 3, 5), ValueError, r"state must have shape \(B, 3, 5\)"),
-        (torch.zeros(2, 3, 5, dtype=torch.int64), TypeError, "state must have a floating"),
+        (torch.zeros(2, 3, 5, dtype=torch.int64), TypeError, "state must have a real floating"),
+        (torch.zeros(2, 3, 5, dtype=torch.complex64), TypeError, "state must have a real floating"),
         (torch.full((2, 3, 5), float("nan")), ValueError, "state contains NaN"),
         (torch.full((2, 3, 5), float("inf")), ValueError, "state contains NaN"),
         ([[0.0]], TypeError, r"state must be a torch.Tensor of shape \(B, 3, 5\)"),
@@ -138,6 +138,8 @@ def test_check_state_accepts_valid_state_and_returns_it() -> None:
     neurons = Neurons((3, 5), Identity())
     x = neurons.init_state(2, std=1.0, generator=torch.Generator().manual_seed(0))
     assert neurons.check_state(x) is x
+    empty = torch.zeros(0, 3, 5)  # an empty batch is a valid (empty) state
+    assert neurons.check_state(empty) is empty
 
 
 def test_repr_is_readable() -> None:

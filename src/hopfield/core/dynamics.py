@@ -7,9 +7,17 @@ The continuous dynamics ``τ_l dx_l/dt = −∂E/∂ĝ_l`` never raise the total
 
 can, for a large step η (tutorial "Modern Methods in Associative Memory", ch. HAMUX;
 Krotov & Hopfield 2021). :func:`descend` therefore checks every step: a step that
-raises a sample's energy is retried with η/2, η/4, … for that sample only, and after
-``max_halvings`` failed halvings the sample stays where it is. The energy trace is
-then non-increasing by construction, and the number of rejected trials is reported.
+raises a sample's energy, or makes it NaN or +inf, is retried with η/2, η/4, … for
+that sample only, and after ``max_halvings`` failed halvings the sample stays where
+it is. The energy trace is then finite and non-increasing by construction, and the
+number of rejected trials is reported.
+
+Unbounded energies. A HAM whose energy is unbounded below (e.g. a convex synapse
+energy that outgrows the neurons' energies) drives its states to ever larger values
+until the energy overflows to −inf. A trial step whose energy is −inf is rejected
+like any non-finite one, and the sample is flagged in ``DescentResult.unbounded`` and
+held at its last finite state for the rest of the run (it is not retried: the
+energy has no minimum to descend to).
 """
 
 from __future__ import annotations
@@ -41,6 +49,10 @@ class DescentResult:
         steps: number of steps ``T`` taken (fewer than requested if all converged).
         converged: ``(B,)`` bool: the sample's largest ``|Δx|`` fell below ``tol``
             (all False when no ``tol`` was given).
+        unbounded: ``(B,)`` bool: the sample's energy reached −inf (overflow of an
+            energy that is unbounded below); with the guard the sample is held at
+            its last finite state from then on, without it its state is whatever the
+            plain Euler step gave.
     """
 
     states: States
@@ -49,6 +61,7 @@ class DescentResult:
     rejections: int
     steps: int
     converged: torch.Tensor
+    unbounded: torch.Tensor
 
     @property
     def final_energy(self) -> torch.Tensor:
@@ -170,26 +183,42 @@ def _point_rows(point: _Point, rows: torch.Tensor) -> _Point:
     )
 
 
+def _accepts(trial: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
+    """A trial is accepted when its energy is finite and not above ``energy``."""
+    return torch.isfinite(trial) & (trial <= energy)
+
+
+@dataclass
+class _Search:
+    """Outcome of :func:`_search`: per-sample scale, rejected trials, the accepted point
+    and the samples whose trial energy was −inf."""
+
+    scale: torch.Tensor
+    rejections: int
+    point: _Point
+    unbounded: torch.Tensor
+
+
 def _search(
     ham: HAM, point: _Point, moves: States, active: torch.Tensor, max_halvings: int, fused: bool
-) -> tuple[torch.Tensor, int, _Point]:
+) -> _Search:
     """Largest scale in ``{1, ½, …, 2^-max_halvings, 0}`` per sample not raising its energy.
 
     Runs without gradient tracking. The full step is tried on the whole batch; only
-    the samples whose energy rose are retried (on their own rows) with half the
-    step. A sample stays put (scale 0) when it is inactive, when its halvings are
-    exhausted, or when the rise is rounding noise (≤ ``ROUNDING_ULPS`` ulps of
-    ``|E|``). Returns ``(scale (B,), number of rejected trials, accepted point)``;
-    with ``fused`` the point carries ``∂E/∂ĝ`` and is ready for the next step
+    the samples whose energy rose (or became NaN/±inf) are retried (on their own
+    rows) with half the step. A sample stays put (scale 0) when it is inactive, when
+    its halvings are exhausted, when the rise is rounding noise (≤ ``ROUNDING_ULPS``
+    ulps of ``|E|``), or when its trial energy is −inf (flagged ``unbounded``). With
+    ``fused`` the accepted point carries ``∂E/∂ĝ`` and is ready for the next step
     (without, only ``scale`` is meant to be used).
     """
     energy = point.energy.detach()
     eps = torch.finfo(energy.dtype).eps
     scale = active.to(energy.dtype)
+    unbounded = torch.zeros_like(active)
     with torch.no_grad():
         result = _evaluate(ham, _apply(point.states, moves, scale), with_grads=fused)
-        failed = active & ~(result.energy <= energy)  # NaN/inf-raising trials fail too
-        rows = failed.nonzero().squeeze(1)
+        rows = (active & ~_accepts(result.energy, energy)).nonzero().squeeze(1)
         trial_energy = result.energy.index_select(0, rows)
         rejections = 0
         for attempt in range(max_halvings + 1):
@@ -197,8 +226,10 @@ def _search(
                 break
             rejections += rows.numel()
             old = energy.index_select(0, rows)
+            below = trial_energy == float("-inf")
+            unbounded = unbounded.index_fill(0, rows[below], True)
             noise = ROUNDING_ULPS * eps * (old.abs() + trial_energy.abs())
-            stay = trial_energy - old <= noise
+            stay = below | (torch.isfinite(trial_energy) & (trial_energy - old <= noise))
             if attempt == max_halvings:
                 stay = torch.ones_like(stay)
             if bool(stay.any()):
@@ -211,18 +242,18 @@ def _search(
             scale = scale.index_copy(0, rows, scale.index_select(0, rows) * 0.5)
             sub_states = _apply(_rows(point.states, rows), _rows(moves, rows), scale[rows])
             sub = _evaluate(ham, sub_states, with_grads=fused)
-            ok = sub.energy <= energy.index_select(0, rows)
+            ok = _accepts(sub.energy, energy.index_select(0, rows))
             if bool(ok.any()):
                 result = _put_rows(result, rows[ok], _point_rows(sub, ok.nonzero().squeeze(1)))
             rows, trial_energy = rows[~ok], sub.energy[~ok]
-    return scale, rejections, result
+    return _Search(scale, rejections, result, unbounded)
 
 
 def _guarded_step(ham: HAM, point: _Point, moves: States, scale: torch.Tensor) -> _Point:
     """Apply the searched ``scale`` with gradient tracking; a sample whose recomputed
     energy would still exceed the old one (it cannot, barring nondeterminism) stays put."""
     new = _evaluate(ham, _apply(point.states, moves, scale), with_grads=True)
-    ok = (new.energy <= point.energy).detach()
+    ok = _accepts(new.energy, point.energy).detach()
     if bool(ok.all()):
         return new
     assert new.grads is not None and point.grads is not None
@@ -261,12 +292,15 @@ def descend(
         x_l ← x_l − (η_b / τ_l) · ∂E/∂ĝ_l,    ∂E/∂ĝ_l = x_l + Σ_s ∂E_s/∂ĝ_l
 
     (:meth:`HAM.grad`, closed-form synapse gradients). With ``guard`` a trial step
-    that raises sample ``b``'s total energy (or makes it NaN/inf) is retried with
+    that raises sample ``b``'s total energy or makes it NaN or +inf is retried with
     ``η_b/2``, up to ``max_halvings`` times; after that the sample stays put for this
     step. Each rejected trial counts in ``rejections``. A rise within rounding noise
     (≤ ``ROUNDING_ULPS`` ulps of ``|E|``) is rejected without halving: the sample stays
     put, since a smaller step cannot resolve a change below the float precision.
-    Halvings are evaluated on the failing samples only. Clamped entries never move.
+    A trial whose energy is −inf (the energy is unbounded below and overflowed) is
+    rejected, the sample is flagged in ``result.unbounded`` and held at its last
+    finite state for the remaining steps. Halvings are evaluated on the failing
+    samples only. Clamped entries never move.
 
     Differentiable end to end: the accepted step sizes are chosen without gradient
     tracking and then applied with out-of-place ops, so backpropagating a loss on
@@ -275,7 +309,9 @@ def descend(
 
     Args:
         ham: the graph whose energy is descended.
-        xs: initial states ``{layer: (B, *shape)}`` (validated by :meth:`HAM.check_states`).
+        xs: initial states ``{layer: (B, *shape)}`` (cast to the HAM's dtype and
+            validated by :meth:`HAM.check_states`: real floating, finite, shapes). An
+            empty batch (``B = 0``) gives an empty result.
         steps: maximum number of Euler steps (int ≥ 0).
         step_size: η > 0.
         tol: stop a sample once its largest ``|Δx|`` over all layers is below ``tol``
@@ -289,7 +325,8 @@ def descend(
 
     Returns:
         :class:`DescentResult` with final states, the ``(T+1, B)`` energy trace, the
-        ``(T, B)`` step sizes taken, the rejection count, ``T`` and ``converged``.
+        ``(T, B)`` step sizes taken, the rejection count, ``T``, ``converged`` and
+        ``unbounded``.
     """
     if not isinstance(ham, HAM):
         raise TypeError(f"ham must be a HAM, got {type(ham).__name__}")
@@ -306,20 +343,22 @@ def descend(
     point = _evaluate(ham, states, with_grads=True)
     batch = point.energy.shape[0]
     converged = torch.zeros(batch, dtype=torch.bool, device=point.energy.device)
+    unbounded = point.energy.detach() == float("-inf")
     energies, sizes, rejections, taken = [point.energy], [], 0, 0
     for _ in range(steps):
         assert point.grads is not None
         moves = _proposal(ham, point.grads, step_size, masks)
         if guard:
-            scale, rejected, trial = _search(
-                ham, point, moves, ~converged, max_halvings, fused=not graph
-            )
-            rejections += rejected
+            search = _search(ham, point, moves, ~(converged | unbounded), max_halvings, not graph)
+            rejections += search.rejections
+            unbounded = unbounded | search.unbounded
+            scale = search.scale
             # without a graph the searched point is final; with one, re-apply the scale
-            new = trial if not graph else _guarded_step(ham, point, moves, scale)
+            new = search.point if not graph else _guarded_step(ham, point, moves, scale)
         else:
             scale = (~converged).to(point.energy.dtype)
             new = _evaluate(ham, _apply(point.states, moves, scale), with_grads=True)
+            unbounded = unbounded | (new.energy.detach() == float("-inf"))
         if tol is not None:
             converged = converged | (_max_abs_move(moves, scale) < tol)
         point = new
@@ -335,6 +374,7 @@ def descend(
         rejections=rejections,
         steps=taken,
         converged=converged,
+        unbounded=unbounded,
     )
 
 
@@ -349,5 +389,5 @@ def _select(ok: torch.Tensor, new: States, old: States) -> States:
 def _max_abs_move(moves: States, scale: torch.Tensor) -> torch.Tensor:
     """Largest ``|scale_b · move|`` over every layer and entry, per sample ``(B,)``."""
     with torch.no_grad():
-        per_layer = [m.reshape(m.shape[0], -1).abs().amax(dim=1) for m in moves.values()]
+        per_layer = [m.flatten(1).abs().amax(dim=1) for m in moves.values()]
         return torch.stack(per_layer).amax(dim=0) * scale.abs()

@@ -170,9 +170,35 @@ class HAM(nn.Module):
 
     # -- validation ----------------------------------------------------------------
 
+    @property
+    def dtype(self) -> torch.dtype | None:
+        """The dtype of the HAM's first floating parameter; ``None`` without any (a HAM
+        without parameters computes in the dtype of its states)."""
+        for parameter in self.parameters():
+            if parameter.is_floating_point():
+                return parameter.dtype
+        return None
+
+    def _cast(self, value: object, name: str) -> object:
+        """A real floating tensor in :attr:`dtype` (other objects are left to the checks)."""
+        dtype = self.dtype
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+            return value
+        if dtype is None or value.dtype == dtype:
+            return value
+        cast = value.to(dtype)
+        if not bool(torch.isfinite(cast).all()) and bool(torch.isfinite(value).all()):
+            raise ValueError(
+                f"{name} overflows the HAM's dtype {dtype}: values up to "
+                f"{float(value.abs().max()):.3g} become inf when cast from {value.dtype}"
+            )
+        return cast
+
     def check_states(self, xs: object, name: str = "xs") -> dict[str, torch.Tensor]:
         """Validate a state dict: exactly the layer names, each ``(B, *shape)``, finite,
-        one floating dtype and one batch size for all layers. Returns it as a dict."""
+        one batch size and one dtype for all layers; real floating tensors are cast to
+        the HAM's :attr:`dtype` first (complex, integer and bool raise ``TypeError``).
+        ``B = 0`` is allowed (an empty batch). Returns a new dict."""
         if not isinstance(xs, Mapping):
             raise TypeError(f"{name} must be a dict of layer name -> tensor, got {type(xs)}")
         missing = [layer for layer in self.neurons if layer not in xs]
@@ -182,10 +208,10 @@ class HAM(nn.Module):
                 f"{name} must have exactly the layers {list(self.neurons)}; "
                 f"missing {missing}, unknown {unknown}"
             )
-        states = {
-            layer: self.layer(layer).check_state(xs[layer], f"{name}[{layer!r}]")
-            for layer in self.neurons
-        }
+        states = {}
+        for layer in self.neurons:
+            label = f"{name}[{layer!r}]"
+            states[layer] = self.layer(layer).check_state(self._cast(xs[layer], label), label)
         first = next(iter(self.neurons))
         dtype, batch = states[first].dtype, states[first].shape[0]
         for layer, x in states.items():
@@ -207,14 +233,22 @@ class HAM(nn.Module):
     ) -> dict[str, torch.Tensor]:
         if not isinstance(gs, Mapping) or set(gs) != set(self.neurons):
             raise ValueError(f"gs must be a dict with exactly the layers {list(self.neurons)}")
+        checked = {}
         for layer, x in xs.items():
-            g = gs[layer]
+            label = f"gs[{layer!r}]"
+            g = self._cast(gs[layer], label)
             if not isinstance(g, torch.Tensor) or g.shape != x.shape:
                 raise ValueError(
-                    f"gs[{layer!r}] must be a tensor of shape {tuple(x.shape)} (that of "
-                    f"xs[{layer!r}])"
+                    f"{label} must be a tensor of shape {tuple(x.shape)} (that of xs[{layer!r}])"
                 )
-        return dict(gs)
+            if not g.is_floating_point():
+                raise TypeError(f"{label} must have a real floating-point dtype, got {g.dtype}")
+            if g.dtype != x.dtype:
+                raise TypeError(f"{label} has dtype {g.dtype}, but xs[{layer!r}] has {x.dtype}")
+            if not bool(torch.isfinite(g).all()):
+                raise ValueError(f"{label} contains NaN or inf values")
+            checked[layer] = g
+        return checked
 
     # -- energy and gradient -------------------------------------------------------
 

@@ -27,12 +27,15 @@ high degree (finite while ``x^degree < 3e38``, i.e. ``|x| ≤ 1e4`` for degree �
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from hopfield._validation import check_bool, check_positive
-from hopfield.core.lagrangian_base import Lagrangian, sum_non_batch
+from hopfield.core.lagrangian_base import Lagrangian, check_lagrangian_input, sum_non_batch
+from hopfield.core.norm_lagrangians import EnergyLayerNorm, SphericalNorm
 
 __all__ = [
     "EXP_SAFE_BETA_X",
@@ -56,19 +59,30 @@ EXP_SAFE_BETA_X = 60.0
 
 _LOG2 = math.log(2.0)
 
+#: Power-series coefficients (of z², z³, …, z²⁰) of ``expm1(z) − z`` and of
+#: ``exp(z)(z − 1) + 1``; below ``z = 1`` the series is exact to float64 rounding.
+_EXP_TAIL = tuple(1 / math.factorial(n) for n in range(2, 21))
+_REXP_ENERGY_TAIL = tuple((n - 1) / math.factorial(n) for n in range(2, 21))
 
-def _check_x(x: object, name: str = "x") -> torch.Tensor:
-    """Cheap boundary check (no device sync): a floating tensor of rank ≥ 2."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")
-    if x.ndim < 2:
-        raise ValueError(
-            f"{name} must have shape (B, *shape) with at least 2 dims, got shape {tuple(x.shape)}"
-        )
-    return x
 
+def _exp_tail(
+    z: torch.Tensor,
+    coefficients: tuple[float, ...],
+    closed_form: Callable[[torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """``Σ_n c_n zⁿ`` (n ≥ 2) for ``0 ≤ z < 1``, ``closed_form(z)`` above.
+
+    Both functions here start at order z², so their closed forms cancel for small
+    ``z``; the series does not. Each branch sees only its own inputs (the other
+    branch's are replaced by a harmless constant), so gradients stay finite.
+    """
+    small = z < 1
+    z_small = torch.where(small, z, torch.zeros_like(z))
+    series = torch.zeros_like(z)
+    for c in reversed(coefficients):
+        series = series * z_small + c
+    series = series * z_small.square()
+    return torch.where(small, series, closed_form(torch.where(small, torch.ones_like(z), z)))
 
 
 def _check_dim(dim: object) -> int:
@@ -88,6 +102,24 @@ def _resolve_dim(dim: int, x: torch.Tensor) -> int:
             f"{tuple(x.shape)} (valid: 1..{x.ndim - 1} or -{x.ndim - 1}..-1)"
         )
     return resolved
+
+
+def _softmax_negentropy(x: torch.Tensor, beta: torch.Tensor, dim: int) -> torch.Tensor:
+    """``Σ_dim g log g`` for ``g = softmax(βx, dim)``, accurate for saturated rows.
+
+    With ``s = β(x − max x)`` (exactly 0 at the first maximum; the difference is
+    exact for nearby entries, so only the gaps are rounded, not ``βx``) and
+    ``r = Σ exp(s)`` over every other entry, ``Σ g log g = Σ g s − log(1 + r)``: two
+    non-positive terms. ``⟨βx, g⟩ − logsumexp(βx)`` or ``Σ g log_softmax(βx)``
+    instead lose an ulp of ``βx`` (1e-4 at ``βx ~ 1e3`` in float32) where the true
+    value may be 1e-10.
+    """
+    first = x.argmax(dim=dim, keepdim=True)
+    shifted = beta * (x - x.gather(dim, first))  # identically 0 at ``first``, also for autograd
+    weights = torch.exp(shifted)
+    rest = weights.scatter(dim, first, 0.0).sum(dim=dim, keepdim=True)
+    g = weights / (1 + rest)
+    return (g * shifted).sum(dim=dim) - torch.log1p(rest).squeeze(dim)
 
 
 class _BetaLagrangian(Lagrangian):
@@ -122,10 +154,14 @@ class Identity(Lagrangian):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 0.5 * sum_non_batch(_check_x(x).square())
+        return 0.5 * sum_non_batch(check_lagrangian_input(x).square())
 
     def activation(self, x: torch.Tensor) -> torch.Tensor:
-        return _check_x(x)
+        return check_lagrangian_input(x)
+
+    def closed_energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``½ Σ x²`` (equal to ``L``)."""
+        return self(x)
 
 
 class RectifiedPower(Lagrangian):
@@ -146,11 +182,15 @@ class RectifiedPower(Lagrangian):
         self.degree = degree
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return sum_non_batch(torch.relu(_check_x(x)).pow(self.degree)) / self.degree
+        return sum_non_batch(torch.relu(check_lagrangian_input(x)).pow(self.degree)) / self.degree
 
     def activation(self, x: torch.Tensor) -> torch.Tensor:
-        r = torch.relu(_check_x(x))
+        r = torch.relu(check_lagrangian_input(x))
         return r if self.degree == 2 else r.pow(self.degree - 1)
+
+    def closed_energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``(1 − 1/n) Σ ReLU(x)ⁿ`` (a sum of non-negative terms, no cancellation)."""
+        return (self.degree - 1) * self(x)
 
     def extra_repr(self) -> str:
         return f"degree={self.degree}"
@@ -162,15 +202,23 @@ class Exp(_BetaLagrangian):
     Exponential neurons (the Lagrangian dual of the exponential separation of
     Demircigil et al. 2017). Overflow is unavoidable: in float32 ``exp(βx)``
     overflows for ``βx > 88``; ``L`` and the energy are finite for
-    ``βx ≤ EXP_SAFE_BETA_X`` (60) and every ``x ≥ −1e4``.
+    ``βx ≤ EXP_SAFE_BETA_X`` (60) and every ``x ≥ −1e4``. Beyond that, ``g``, ``L``
+    and the energy are ``+inf``, never NaN (the energy is evaluated in the closed
+    form ``exp(βx)(βx − 1)/β``, not as ``⟨x, g⟩ − L = inf − inf``).
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         beta = self.beta
-        return sum_non_batch(torch.exp(beta * _check_x(x))) / beta
+        return sum_non_batch(torch.exp(beta * check_lagrangian_input(x))) / beta
 
     def activation(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.exp(self.beta * _check_x(x))
+        return torch.exp(self.beta * check_lagrangian_input(x))
+
+    def closed_energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``Σ exp(βx)(βx − 1)/β``: ``+inf`` (never NaN) where ``exp(βx)`` overflows."""
+        beta = self.beta
+        z = beta * check_lagrangian_input(x)
+        return sum_non_batch(torch.exp(z) * (z - 1)) / beta
 
 
 class RExp(_BetaLagrangian):
@@ -179,51 +227,87 @@ class RExp(_BetaLagrangian):
     With ``r = ReLU(x)``: ``g`` is 0 for ``x ≤ 0`` and grows exponentially for
     ``x > 0``; ``L`` is convex (``L'' = β exp(βx)·[x > 0] ≥ 0``) and ``C¹`` at 0,
     and ``L(0) = g(0) = 0``. This form is our choice (a rectified, zero-at-rest
-    variant of :class:`Exp`). Energy ``Σ ((1 + g) log(1 + g) − g)/β``. Same float32
-    range as :class:`Exp`: finite for ``βx ≤ EXP_SAFE_BETA_X`` (60), every ``x ≥ −1e4``.
+    variant of :class:`Exp`). Energy ``Σ ((1 + g) log(1 + g) − g)/β``, evaluated as
+    ``(exp(z)(z − 1) + 1)/β`` (``z = βr``; a power series below ``z = 1``, where both
+    forms cancel). Same float32 range as :class:`Exp`: finite for
+    ``βx ≤ EXP_SAFE_BETA_X`` (60), every ``x ≥ −1e4``; ``+inf`` beyond, never NaN.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         beta = self.beta
-        z = beta * torch.relu(_check_x(x))
-        return sum_non_batch(torch.expm1(z) - z) / beta
+        z = beta * torch.relu(check_lagrangian_input(x))
+        return sum_non_batch(_exp_tail(z, _EXP_TAIL, lambda z: torch.expm1(z) - z)) / beta
 
     def activation(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.expm1(self.beta * torch.relu(_check_x(x)))
+        return torch.expm1(self.beta * torch.relu(check_lagrangian_input(x)))
+
+    def closed_energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``Σ (exp(z)(z − 1) + 1)/β`` with ``z = β ReLU(x)``; ``+inf`` where it overflows."""
+        beta = self.beta
+        z = beta * torch.relu(check_lagrangian_input(x))
+        terms = _exp_tail(z, _REXP_ENERGY_TAIL, lambda z: torch.exp(z) * (z - 1) + 1)
+        return sum_non_batch(terms) / beta
 
 
 class Tanh(_BetaLagrangian):
     """``L = (1/β) Σ log cosh(βx)``, ``g = tanh(βx)``.
 
-    Energy ``Σ (g·atanh g + ½ log(1 − g²))/β``. ``log cosh z`` is computed as
-    ``logaddexp(z, −z) − log 2``, finite for every finite ``z`` (graded-response
-    neurons of Hopfield 1984 with a tanh response).
+    Energy ``Σ (g·atanh g + ½ log(1 − g²))/β``, tending to ``log 2/β`` per neuron for
+    large ``|x|`` (evaluated in closed form: ``⟨x, g⟩ − L`` would cancel there).
+    ``log cosh z`` is computed as ``logaddexp(z, −z) − log 2``, finite for every
+    finite ``z`` (graded-response neurons of Hopfield 1984 with a tanh response).
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         beta = self.beta
-        z = beta * _check_x(x)
+        z = beta * check_lagrangian_input(x)
         return sum_non_batch(torch.logaddexp(z, -z) - _LOG2) / beta
 
     def activation(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.beta * _check_x(x))
+        return torch.tanh(self.beta * check_lagrangian_input(x))
+
+    def closed_energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``Σ (z tanh z − log cosh z)/β`` (``z = βx``) without cancellation at large ``|z|``.
+
+        Below ``|z| = 1``: ``z t + ½ log(1 − t²)`` with ``t = tanh z``; above, with
+        ``u = exp(−2|z|)``: ``log 2 − log(1 + u) − 2|z| u/(1 + u)`` (→ ``log 2``).
+        """
+        beta = self.beta
+        z = beta * check_lagrangian_input(x)
+        a = z.abs()
+        small = a < 1
+        z_small = torch.where(small, z, torch.zeros_like(z))
+        t = torch.tanh(z_small)
+        near = z_small * t + 0.5 * torch.log1p(-t.square())
+        a_large = torch.where(small, torch.ones_like(a), a)
+        u = torch.exp(-2 * a_large)
+        far = _LOG2 - torch.log1p(u) - 2 * a_large * u / (1 + u)
+        return sum_non_batch(torch.where(small, near, far)) / beta
 
 
 class Sigmoid(_BetaLagrangian):
     """``L = (1/β) Σ softplus(βx)``, ``g = sigmoid(βx)``.
 
-    Energy ``Σ (g log g + (1 − g) log(1 − g))/β`` (binary negative entropy).
+    Energy ``Σ (g log g + (1 − g) log(1 − g))/β`` (binary negative entropy, evaluated
+    in that form: ``⟨x, g⟩ − L`` cancels for large ``x``).
     ``softplus z`` is computed as ``logaddexp(z, 0)`` (exact, no threshold switch),
     finite for every finite ``z`` (Hopfield 1984 graded-response neurons).
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         beta = self.beta
-        z = beta * _check_x(x)
+        z = beta * check_lagrangian_input(x)
         return sum_non_batch(torch.logaddexp(z, torch.zeros_like(z))) / beta
 
     def activation(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.beta * _check_x(x))
+        return torch.sigmoid(self.beta * check_lagrangian_input(x))
+
+    def closed_energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``Σ (σ(z) log σ(z) + σ(−z) log σ(−z))/β``, ``z = βx`` (two non-positive terms)."""
+        beta = self.beta
+        z = beta * check_lagrangian_input(x)
+        terms = torch.sigmoid(z) * F.logsigmoid(z) + torch.sigmoid(-z) * F.logsigmoid(-z)
+        return sum_non_batch(terms) / beta
 
 
 class LogSumExp(_BetaLagrangian):
@@ -233,7 +317,8 @@ class LogSumExp(_BetaLagrangian):
     Networks is All You Need"; Krotov & Hopfield 2021, model B). ``dim`` indexes the
     full tensor ``(B, *shape)`` and must not be the batch dimension; one scalar
     per batch element is returned. Energy ``⟨x, g⟩ − L = (1/β) Σ g log g`` (negative
-    entropy of the softmax), finite for any finite x.
+    entropy of the softmax), evaluated in that form (the difference cancels for
+    large ``x``), finite for any finite x.
     """
 
     def __init__(self, beta: float = 1.0, dim: int = -1, learnable_beta: bool = False) -> None:
@@ -241,13 +326,19 @@ class LogSumExp(_BetaLagrangian):
         self.dim = _check_dim(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dim = _resolve_dim(self.dim, _check_x(x))
+        dim = _resolve_dim(self.dim, check_lagrangian_input(x))
         beta = self.beta
         return sum_non_batch(torch.logsumexp(beta * x, dim=dim)) / beta
 
     def activation(self, x: torch.Tensor) -> torch.Tensor:
-        dim = _resolve_dim(self.dim, _check_x(x))
+        dim = _resolve_dim(self.dim, check_lagrangian_input(x))
         return torch.softmax(self.beta * x, dim=dim)
+
+    def closed_energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``(1/β) Σ g log g`` (:func:`_softmax_negentropy`, no cancellation at large x)."""
+        dim = _resolve_dim(self.dim, check_lagrangian_input(x))
+        beta = self.beta
+        return sum_non_batch(_softmax_negentropy(x, beta, dim)) / beta
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, dim={self.dim}"
@@ -280,113 +371,23 @@ class Ghostmax(_BetaLagrangian):
         return torch.logsumexp(padded, dim=dim, keepdim=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dim = _resolve_dim(self.dim, _check_x(x))
+        dim = _resolve_dim(self.dim, check_lagrangian_input(x))
         beta = self.beta
         return sum_non_batch(self._padded_lse(beta * x, dim)) / beta
 
     def activation(self, x: torch.Tensor) -> torch.Tensor:
-        dim = _resolve_dim(self.dim, _check_x(x))
+        dim = _resolve_dim(self.dim, check_lagrangian_input(x))
         z = self.beta * x
         return torch.exp(z - self._padded_lse(z, dim))
 
+    def closed_energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``(1/β)(Σ g log g + g₀ log g₀)`` in closed form (no cancellation at large x)."""
+        dim = _resolve_dim(self.dim, check_lagrangian_input(x))
+        beta = self.beta
+        pad_shape = list(x.shape)
+        pad_shape[dim] = 1
+        padded = torch.cat([x, x.new_zeros(pad_shape)], dim=dim)
+        return sum_non_batch(_softmax_negentropy(padded, beta, dim)) / beta
+
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, dim={self.dim}"
-
-
-class _RowNorm(Lagrangian):
-    """Shared parts of the norms: ``num_features``, scalar γ, bias vector δ, ε."""
-
-    gamma: torch.Tensor
-    delta: torch.Tensor | None
-
-    def __init__(
-        self,
-        num_features: int,
-        gamma: float = 1.0,
-        eps: float = 1e-5,
-        bias: bool = True,
-        learnable: bool = True,
-    ) -> None:
-        super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, int):
-            raise TypeError(f"num_features must be an int, got {type(num_features).__name__}")
-        if num_features < 1:
-            raise ValueError(f"num_features must be ≥ 1, got {num_features}")
-        self.num_features = num_features
-        self.eps = check_positive(eps, "eps")
-        gamma = check_positive(gamma, "gamma")
-        self.learnable = check_bool(learnable, "learnable")
-        self.bias = check_bool(bias, "bias")
-        gamma_t = torch.tensor(gamma)
-        delta_t = torch.zeros(num_features) if self.bias else None
-        if self.learnable:
-            self.gamma = nn.Parameter(gamma_t)
-            self.delta = nn.Parameter(delta_t) if delta_t is not None else None
-        else:
-            self.register_buffer("gamma", gamma_t)
-            self.register_buffer("delta", delta_t)
-
-    def _check_features(self, x: torch.Tensor) -> torch.Tensor:
-        _check_x(x)
-        if x.shape[-1] != self.num_features:
-            raise ValueError(
-                f"x must have shape (B, ..., {self.num_features}) (last dim = num_features), "
-                f"got shape {tuple(x.shape)}"
-            )
-        return x
-
-    def _bias_lagrangian(self, x: torch.Tensor) -> torch.Tensor | float:
-        """``Σ δ·x`` over every row (the bias is counted once per row/token)."""
-        return 0.0 if self.delta is None else sum_non_batch(x * self.delta)
-
-    def _add_bias(self, g: torch.Tensor) -> torch.Tensor:
-        return g if self.delta is None else g + self.delta
-
-    def extra_repr(self) -> str:
-        gamma = float(self.gamma.detach())
-        return (
-            f"num_features={self.num_features}, gamma={gamma:.4g}, eps={self.eps}, "
-            f"bias={self.bias}, learnable={self.learnable}"
-        )
-
-
-class EnergyLayerNorm(_RowNorm):
-    """The Energy Transformer's LayerNorm as a Lagrangian (Hoover et al. 2023).
-
-    Over the last dim of size ``D``, for each row (token) ``x``:
-    ``L = D·γ·sqrt(mean((x − x̄)²) + ε) + Σ δ·x`` and
-    ``g = γ (x − x̄) / sqrt(var + ε) + δ`` (the usual LayerNorm with a scalar γ).
-    ``L`` is summed over every other non-batch dim, the bias term included per row.
-    Energy ``⟨x, g⟩ − L = −D γ ε / sqrt(var + ε)`` per row. Convex for γ > 0.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self._check_features(x)
-        var = (x - x.mean(dim=-1, keepdim=True)).square().mean(dim=-1)
-        rows = self.num_features * self.gamma * torch.sqrt(var + self.eps)
-        return sum_non_batch(rows.reshape(x.shape[0], -1)) + self._bias_lagrangian(x)
-
-    def activation(self, x: torch.Tensor) -> torch.Tensor:
-        x = self._check_features(x)
-        centred = x - x.mean(dim=-1, keepdim=True)
-        inv_std = torch.rsqrt(centred.square().mean(dim=-1, keepdim=True) + self.eps)
-        return self._add_bias(self.gamma * centred * inv_std)
-
-
-class SphericalNorm(_RowNorm):
-    """Spherical normalisation: ``L = γ sqrt(Σ x² + ε) + Σ δ·x`` over the last dim.
-
-    ``g = γ x / sqrt(‖x‖² + ε) + δ`` projects each row onto the sphere of radius γ
-    (the normalising Lagrangian of Krotov & Hopfield 2021). Summed over every other
-    non-batch dim; energy ``−γ ε / sqrt(‖x‖² + ε)`` per row. Convex for γ > 0.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self._check_features(x)
-        rows = self.gamma * torch.sqrt(x.square().sum(dim=-1) + self.eps)
-        return sum_non_batch(rows.reshape(x.shape[0], -1)) + self._bias_lagrangian(x)
-
-    def activation(self, x: torch.Tensor) -> torch.Tensor:
-        x = self._check_features(x)
-        inv_norm = torch.rsqrt(x.square().sum(dim=-1, keepdim=True) + self.eps)
-        return self._add_bias(self.gamma * x * inv_norm)

@@ -115,20 +115,21 @@ class Neurons(nn.Module):
         return noise * std
 
     def check_state(self, x: object, name: str = "x") -> torch.Tensor:
-        """Validate a state: a finite floating tensor of shape ``(B, *shape)``; return it."""
+        """Validate a state: a finite real floating tensor of shape ``(B, *shape)`` (``B ≥ 0``);
+        return it."""
         expected = self.expected_shape
         if not isinstance(x, torch.Tensor):
             raise TypeError(
                 f"{name} must be a torch.Tensor of shape {expected}, got {type(x).__name__}"
             )
         if not x.is_floating_point():
-            raise TypeError(f"{name} must have a floating-point dtype, got {x.dtype}")
+            raise TypeError(f"{name} must have a real floating-point dtype, got {x.dtype}")
         if x.ndim != len(self.shape) + 1:
             raise ValueError(
                 f"{name} must have shape {expected} ({len(self.shape) + 1} dims), "
                 f"got shape {tuple(x.shape)}"
             )
-        if tuple(x.shape[1:]) != self.shape or x.shape[0] < 1:
+        if tuple(x.shape[1:]) != self.shape:
             raise ValueError(f"{name} must have shape {expected}, got shape {tuple(x.shape)}")
         if not bool(torch.isfinite(x).all()):
             raise ValueError(f"{name} contains NaN or inf values")

@@ -34,6 +34,20 @@ The fast path uses the closed-form gradients of both synapses (no autograd);
 differentiable wrt the parameters, so training backpropagates through the ``T``
 unrolled steps.
 
+Float32. Tokens have no leak term and grow without bound (|x| ~ 1e5 after a few
+thousand steps); ``E_LN`` is evaluated in its closed form, so the float32 energy
+trace follows the float64 one to ~1e-7 relative, and the guard halves only real
+rises (a rise within ``ROUNDING_ULPS`` ulps of ``|E|`` holds the sample instead).
+
+Inputs. Tokens and images follow the module's dtype: a real floating input of
+another dtype (float16, bfloat16, float64) is cast to the dtype of the parameters
+(outside :func:`torch.autocast`; inside, autocast decides); complex, integer and
+bool inputs raise ``TypeError`` naming the argument. An empty batch (``B = 0``) or,
+for the block, an empty token set (``T = 0``) gives an empty result. NaN and ±inf
+propagate like in PyTorch and are never turned into finite values: a non-finite
+token makes its sample's tokens, energies and patches NaN (other samples are not
+affected). Pixels of masked patches are never read, so they may hold anything.
+
 :class:`EnergyTransformer` wraps the block in the masked-image-modelling front
 end of :mod:`hopfield.models.energy_transformer_patches` (patch embedding, position embeddings,
 CLS and MASK tokens) and a linear patch decoder of the final activations.
@@ -49,7 +63,8 @@ import torch
 from torch import nn
 
 from hopfield._deprecated import moved_attribute
-from hopfield._validation import check_floating, check_positive
+from hopfield._validation import check_floating, check_int, check_positive
+from hopfield.core.dynamics import ROUNDING_ULPS
 from hopfield.core.lagrangians import EnergyLayerNorm
 from hopfield.core.separation import ReLUSquared, Separation
 from hopfield.core.synapses.attention import EnergyAttention
@@ -69,12 +84,13 @@ def __getattr__(name: str) -> Any:
     return moved_attribute(__name__, name)
 
 
-def _check_steps(steps: object) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, int):
-        raise TypeError(f"steps must be an int, got {type(steps).__name__}")
-    if steps < 0:
-        raise ValueError(f"steps must be ≥ 0, got {steps}")
-    return steps
+def _follow_dtype(module: nn.Module, value: object, name: str) -> torch.Tensor:
+    """A real floating tensor in the dtype of ``module``'s parameters (autocast-aware)."""
+    tensor = check_floating(value, name)
+    dtype = next(module.parameters()).dtype
+    if tensor.dtype == dtype or torch.is_autocast_enabled(tensor.device.type):
+        return tensor
+    return tensor.to(dtype)
 
 
 @dataclass
@@ -85,11 +101,14 @@ class ETDescentResult:
         tokens: final token states ``x_T``, shape ``(B, T, D)``.
         energies: energy trace ``(steps + 1, B)``; row 0 is ``E(x_0)``.
         states: ``[x_0, …, x_T]`` when requested, else ``None``.
+        step_sizes: ``(steps, B)`` step size taken by each sample at each step (``α``
+            unguarded; ``α/2^k`` after ``k`` halvings, 0 for a held sample, guarded).
     """
 
     tokens: torch.Tensor
     energies: torch.Tensor
     states: list[torch.Tensor] | None = None
+    step_sizes: torch.Tensor | None = None
 
 
 class EnergyTransformerBlock(nn.Module):
@@ -150,8 +169,9 @@ class EnergyTransformerBlock(nn.Module):
 
     # ----------------------------------------------------------------- checks
     def check_tokens(self, x: object, name: str = "x") -> torch.Tensor:
-        """Validate tokens: a floating tensor ``(B, T, D)``."""
-        x = check_floating(x, name)
+        """Validate tokens: a real floating tensor ``(B, T, D)``, returned in the block's
+        dtype (see the module docstring for the input policy)."""
+        x = _follow_dtype(self, x, name)
         if x.ndim != 3 or x.shape[-1] != self.num_features:
             raise ValueError(
                 f"{name} must have shape (B, T, {self.num_features}), got shape {tuple(x.shape)}"
@@ -262,28 +282,34 @@ class EnergyTransformerBlock(nn.Module):
         """Run ``steps`` updates ``x ← x − α ∂E/∂ĝ`` and record the energy trace.
 
         ``guarded=False`` (default): plain Euler steps (differentiable; used in
-        training). ``guarded=True``: per sample, a step that would raise ``E`` is
-        retried with ``α/2, α/4, …`` (at most ``max_halvings`` times, then skipped),
-        so the returned trace is non-increasing by construction.
+        training). ``guarded=True``: per sample, a step that would raise ``E`` or make
+        it non-finite is retried with ``α/2, α/4, …`` (at most ``max_halvings``
+        times, then skipped); a rise within rounding noise (``ROUNDING_ULPS`` ulps of
+        ``|E|``) holds the sample without halving. The returned trace is then
+        non-increasing by construction. A sample whose energy is already NaN takes the
+        plain step without retries (and stays NaN).
         """
         x = self.check_tokens(x)
-        steps = _check_steps(steps)
+        steps = check_int(steps, "steps", 0)
         alpha = check_positive(alpha, "alpha")
         energy, grad = self.energy_and_grad(x, mask=mask, use_autograd=use_autograd)
-        energies = [energy]
+        energies, sizes = [energy], []
         states = [x] if return_states else None
         for _ in range(steps):
             if guarded:
-                x, energy, grad = self._guarded_step(
+                x, energy, grad, size = self._guarded_step(
                     x, energy, grad, alpha, mask, use_autograd, max_halvings
                 )
             else:
                 x = x - alpha * grad
                 energy, grad = self.energy_and_grad(x, mask=mask, use_autograd=use_autograd)
+                size = torch.full_like(energy.detach(), alpha)
             energies.append(energy)
+            sizes.append(size)
             if states is not None:
                 states.append(x)
-        return ETDescentResult(tokens=x, energies=torch.stack(energies), states=states)
+        step_sizes = torch.stack(sizes) if sizes else energy.new_zeros(0, x.shape[0]).detach()
+        return ETDescentResult(x, torch.stack(energies), states, step_sizes)
 
     def _guarded_step(
         self,
@@ -294,23 +320,32 @@ class EnergyTransformerBlock(nn.Module):
         mask: torch.Tensor | None,
         use_autograd: bool,
         max_halvings: int,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per-sample backtracking: accept ``x − α_b ∂E/∂ĝ`` only where ``E`` does not rise."""
-        step_size = torch.full_like(energy, alpha)
-        pending = torch.ones_like(energy, dtype=torch.bool)
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-sample backtracking: accept ``x − α_b ∂E/∂ĝ`` only where ``E`` stays finite
+        and does not rise; returns ``(x, E, ∂E/∂ĝ, step size taken (B,))``."""
+        old = energy.detach()
+        noise_scale = ROUNDING_ULPS * torch.finfo(old.dtype).eps
+        step_size = torch.full_like(old, alpha)
+        taken = torch.zeros_like(old)
+        pending = torch.ones_like(old, dtype=torch.bool)
+        broken = ~torch.isfinite(old)  # a NaN sample takes the plain step: it stays NaN
         new_x, new_e, new_g = x, energy, grad
         for _ in range(max_halvings + 1):
+            if not bool(pending.any()):
+                break
             cand = x - step_size.view(-1, 1, 1) * grad
             cand_e, cand_g = self.energy_and_grad(cand, mask=mask, use_autograd=use_autograd)
-            ok = pending & (cand_e <= energy)
+            trial = cand_e.detach()
+            finite = torch.isfinite(trial)
+            ok = pending & ((finite & (trial <= old)) | broken)
+            noise = finite & (trial - old <= noise_scale * (old.abs() + trial.abs()))
             new_x = torch.where(ok.view(-1, 1, 1), cand, new_x)
             new_e = torch.where(ok, cand_e, new_e)
             new_g = torch.where(ok.view(-1, 1, 1), cand_g, new_g)
-            pending = pending & ~ok
-            if not bool(pending.any()):
-                break
+            taken = torch.where(ok, step_size, taken)
+            pending = pending & ~ok & ~noise
             step_size = torch.where(pending, step_size / 2, step_size)
-        return new_x, new_e, new_g
+        return new_x, new_e, new_g, taken
 
 
 @dataclass
@@ -393,7 +428,7 @@ class EnergyTransformer(nn.Module):
             attention_init_std=attention_init_std,
         )
         self.decoder = PatchDecoder(num_features, self.tokenizer.patch_dim)
-        self.steps = _check_steps(steps)
+        self.steps = check_int(steps, "steps", 0)
         self.alpha = check_positive(alpha, "alpha")
         self._config: dict[str, Any] = {
             "image_size": list(self.tokenizer.image_size),
@@ -438,7 +473,7 @@ class EnergyTransformer(nn.Module):
         return_states: bool = False,
     ) -> ETOutput:
         """Encode, descend the energy for ``steps`` (default :attr:`steps`) and decode."""
-        tokens = self.tokenizer(images, mask)
+        tokens = self.tokenizer(_follow_dtype(self, images, "images"), mask)
         result = self.block.descend(
             tokens,
             steps=self.steps if steps is None else steps,
@@ -464,6 +499,7 @@ class EnergyTransformer(nn.Module):
     ) -> torch.Tensor:
         """Images with masked patches replaced by ``patches`` (visible ones kept), clamped to
         ``[0, 1]``; shape ``(B, C, H, W)``."""
+        images = _follow_dtype(self, images, "images")
         original = patchify(self.tokenizer.check_images(images), self.tokenizer.patch_size)
         mask = self.tokenizer.check_mask(mask, images.shape[0])
         if patches.shape != original.shape:

@@ -187,7 +187,8 @@ class EnergyAttention(Synapse):
         grad_q = -(probs @ k)  # query path: −Σ_B A_CB K_B
         grad_k = -(probs.transpose(-1, -2) @ q)  # key path: −Σ_C A_CB Q_C
         b, t, _ = g.shape
-        grad_qk = torch.cat([grad_q, grad_k], dim=1).transpose(1, 2).reshape(b, t, -1)
+        width = 2 * self.num_heads * self.head_dim  # explicit: -1 is ambiguous when empty
+        grad_qk = torch.cat([grad_q, grad_k], dim=1).transpose(1, 2).reshape(b, t, width)
         grad_g = grad_qk @ self._stacked_weight(g.dtype)
         return -lse.sum(dim=(1, 2)) / self.beta, grad_g
 
