@@ -69,7 +69,6 @@ class DescentResult:
         return self.energies[-1]
 
 
-
 def _check_clamp(
     ham: HAM, clamp: object, xs: Mapping[str, torch.Tensor]
 ) -> dict[str, torch.Tensor]:
@@ -118,24 +117,48 @@ class _Point:
 
 def _evaluate(ham: HAM, states: States, *, with_grads: bool) -> _Point:
     """Activations, total energy and (optionally, fused) ``∂E/∂ĝ`` at ``states``."""
-    gs = ham._activations(states)
+    gs, neuron_energy = ham._activations_and_energy(states)
     if with_grads:
-        energy, grads = ham._energy_and_grad(states, gs)
+        energy, grads = ham._synapses_energy_and_grad(states, gs, neuron_energy)
         return _Point(states, gs, energy, grads)
     return _Point(states, gs, ham._energy(states, gs), None)
 
 
-def _proposal(
-    ham: HAM, grads: States, step_size: float, clamp: Mapping[str, torch.Tensor]
-) -> States:
-    """The full Euler increment ``−(η/τ_l) ∂E/∂ĝ_l``, zero on clamped entries."""
-    moves = {}
-    for name, grad in grads.items():
-        move = grad * (-step_size / ham.layer(name).tau)
-        if name in clamp:
-            move = torch.where(clamp[name], torch.zeros_like(move), move)
-        moves[name] = move
-    return moves
+@dataclass
+class _Moves:
+    """The Euler increments ``−(η/τ_l) ∂E/∂ĝ_l`` (zero on clamped entries), formed on
+    demand: the common full step ``x − (η/τ) ∂E/∂ĝ`` is one fused ``add``."""
+
+    ham: HAM
+    grads: States
+    step_size: float
+    clamp: Mapping[str, torch.Tensor]
+
+    def rate(self, name: str) -> float:
+        return -self.step_size / self.ham.layer(name).tau
+
+    def of(self, rows: torch.Tensor | None = None) -> States:
+        """The increments of every sample, or of the samples ``rows``."""
+        grads = self.grads if rows is None else _rows(self.grads, rows)
+        moves = {}
+        for name, grad in grads.items():
+            move = grad * self.rate(name)
+            if name in self.clamp:
+                mask = self.clamp[name]
+                if rows is not None and mask.ndim == move.ndim and mask.shape[0] > 1:
+                    mask = mask.index_select(0, rows)
+                move = torch.where(mask, torch.zeros_like(move), move)
+            moves[name] = move
+        return moves
+
+    def step(self, xs: States, scale: torch.Tensor, whole: bool) -> States:
+        """``x + scale_b · move``; ``whole`` (every scale is 1) takes the fused path."""
+        if whole and not self.clamp:
+            return {
+                name: torch.add(x, self.grads[name], alpha=self.rate(name))
+                for name, x in xs.items()
+            }
+        return _apply(xs, self.of(), scale)
 
 
 def _apply(xs: States, moves: States, scale: torch.Tensor) -> States:
@@ -200,7 +223,7 @@ class _Search:
 
 
 def _search(
-    ham: HAM, point: _Point, moves: States, active: torch.Tensor, max_halvings: int, fused: bool
+    ham: HAM, point: _Point, moves: _Moves, active: torch.Tensor, max_halvings: int, fused: bool
 ) -> _Search:
     """Largest scale in ``{1, ½, …, 2^-max_halvings, 0}`` per sample not raising its energy.
 
@@ -217,7 +240,8 @@ def _search(
     scale = active.to(energy.dtype)
     unbounded = torch.zeros_like(active)
     with torch.no_grad():
-        result = _evaluate(ham, _apply(point.states, moves, scale), with_grads=fused)
+        trial = moves.step(point.states, scale, bool(active.all()))
+        result = _evaluate(ham, trial, with_grads=fused)
         rows = (active & ~_accepts(result.energy, energy)).nonzero().squeeze(1)
         trial_energy = result.energy.index_select(0, rows)
         rejections = 0
@@ -240,7 +264,7 @@ def _search(
             if rows.numel() == 0:
                 break
             scale = scale.index_copy(0, rows, scale.index_select(0, rows) * 0.5)
-            sub_states = _apply(_rows(point.states, rows), _rows(moves, rows), scale[rows])
+            sub_states = _apply(_rows(point.states, rows), moves.of(rows), scale[rows])
             sub = _evaluate(ham, sub_states, with_grads=fused)
             ok = _accepts(sub.energy, energy.index_select(0, rows))
             if bool(ok.any()):
@@ -249,10 +273,10 @@ def _search(
     return _Search(scale, rejections, result, unbounded)
 
 
-def _guarded_step(ham: HAM, point: _Point, moves: States, scale: torch.Tensor) -> _Point:
+def _guarded_step(ham: HAM, point: _Point, moves: _Moves, scale: torch.Tensor) -> _Point:
     """Apply the searched ``scale`` with gradient tracking; a sample whose recomputed
     energy would still exceed the old one (it cannot, barring nondeterminism) stays put."""
-    new = _evaluate(ham, _apply(point.states, moves, scale), with_grads=True)
+    new = _evaluate(ham, _apply(point.states, moves.of(), scale), with_grads=True)
     ok = _accepts(new.energy, point.energy).detach()
     if bool(ok.all()):
         return new
@@ -347,7 +371,7 @@ def descend(
     energies, sizes, rejections, taken = [point.energy], [], 0, 0
     for _ in range(steps):
         assert point.grads is not None
-        moves = _proposal(ham, point.grads, step_size, masks)
+        moves = _Moves(ham, point.grads, step_size, masks)
         if guard:
             search = _search(ham, point, moves, ~(converged | unbounded), max_halvings, not graph)
             rejections += search.rejections
@@ -357,10 +381,11 @@ def descend(
             new = search.point if not graph else _guarded_step(ham, point, moves, scale)
         else:
             scale = (~converged).to(point.energy.dtype)
-            new = _evaluate(ham, _apply(point.states, moves, scale), with_grads=True)
+            trial = moves.step(point.states, scale, tol is None or not bool(converged.any()))
+            new = _evaluate(ham, trial, with_grads=True)
             unbounded = unbounded | (new.energy.detach() == float("-inf"))
         if tol is not None:
-            converged = converged | (_max_abs_move(moves, scale) < tol)
+            converged = converged | (_max_abs_move(moves.of(), scale) < tol)
         point = new
         energies.append(point.energy)
         sizes.append(scale * step_size)

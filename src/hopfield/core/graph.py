@@ -340,6 +340,17 @@ class HAM(nn.Module):
                 grads[layer] = grads[layer] + part
         return grads
 
+    def _activations_and_energy(
+        self, xs: Mapping[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Activations of every layer and the sum of the neuron energies (shared work)."""
+        gs, total = {}, None
+        for name in self.neurons:
+            gs[name], term = self.layer(name).activation_and_energy(xs[name])
+            total = term if total is None else total + term
+        assert total is not None  # at least one layer (checked at construction)
+        return gs, total
+
     def _energy_and_grad(
         self, xs: Mapping[str, torch.Tensor], gs: Mapping[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -348,6 +359,12 @@ class HAM(nn.Module):
             term = self.layer(name).energy(xs[name], gs[name])
             total = term if total is None else total + term
         assert total is not None  # at least one layer (checked at construction)
+        return self._synapses_energy_and_grad(xs, gs, total)
+
+    def _synapses_energy_and_grad(
+        self, xs: Mapping[str, torch.Tensor], gs: Mapping[str, torch.Tensor], total: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``total`` plus every synapse energy, and ``∂E/∂ĝ = x + Σ_s ∂E_s/∂ĝ``."""
         grads = dict(xs)
         for layers, name in self.connections:
             energy, parts = _synapse_energy_and_grad(self.synapse(name), [gs[n] for n in layers])

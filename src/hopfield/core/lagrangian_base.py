@@ -60,6 +60,12 @@ class Lagrangian(nn.Module):
         """
         return None
 
+    def activation_and_energy(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(g(x), E(x))``; classes override it to share work (e.g. a row norm)."""
+        g = self.activation(x)
+        closed = self.closed_energy(x)
+        return g, (self.energy(x, g) if closed is None else closed)
+
     def energy(self, x: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
         """Neuron energy ``⟨x, g(x)⟩ − L(x)``, shape ``(B,)``; pass ``g`` to reuse it.
 

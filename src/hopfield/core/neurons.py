@@ -87,6 +87,10 @@ class Neurons(nn.Module):
         """``L(x)``, shape ``(B,)``."""
         return self.lagrangian(x)
 
+    def activation_and_energy(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(g, E)`` at ``x``, sharing work where the Lagrangian can."""
+        return self.lagrangian.activation_and_energy(x)
+
     def energy(self, x: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
         """``E = ⟨x, g⟩ − L(x)``, shape ``(B,)``; pass ``g`` to reuse an activation."""
         return self.lagrangian.energy(x, g)

@@ -64,8 +64,35 @@ class _RowNorm(Lagrangian):
         """``Σ δ·x`` over every row (the bias is counted once per row/token)."""
         return 0.0 if self.delta is None else sum_non_batch(x * self.delta)
 
-    def _add_bias(self, g: torch.Tensor) -> torch.Tensor:
-        return g if self.delta is None else g + self.delta
+    def _rows(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(r, 1/σ)``: the rows the norm rescales and their inverse scale ``(…, 1)``."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _energy_per_row(self) -> torch.Tensor:
+        """The energy of a row is ``−(this)·ε/σ``: ``γ`` (spherical) or ``D γ`` (layer norm)."""
+        return self.gamma
+
+    def _activation(self, rows: torch.Tensor, inv_scale: torch.Tensor) -> torch.Tensor:
+        """``γ r/σ + δ`` in one pass (``γ/σ`` is formed on the small ``(…, 1)`` tensor)."""
+        scale = self.gamma * inv_scale
+        if self.delta is None:
+            return rows * scale
+        return torch.addcmul(self.delta, rows, scale)
+
+    def _energy(self, inv_scale: torch.Tensor) -> torch.Tensor:
+        return sum_non_batch(-self.eps * self._energy_per_row() * inv_scale.squeeze(-1))
+
+    def activation(self, x: torch.Tensor) -> torch.Tensor:
+        return self._activation(*self._rows(self._check_features(x)))
+
+    def closed_energy(self, x: torch.Tensor) -> torch.Tensor:
+        """``−Σ_rows c ε / σ`` (``c`` = ``D γ`` or ``γ``), with no cancellation at large ``x``."""
+        return self._energy(self._rows(self._check_features(x))[1])
+
+    def activation_and_energy(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(g, E)`` sharing one row-norm computation."""
+        rows, inv_scale = self._rows(self._check_features(x))
+        return self._activation(rows, inv_scale), self._energy(inv_scale)
 
     def extra_repr(self) -> str:
         gamma = float(self.gamma.detach())
@@ -93,18 +120,13 @@ class EnergyLayerNorm(_RowNorm):
         rows = self.num_features * self.gamma * torch.sqrt(var + self.eps)
         return sum_non_batch(rows) + self._bias_lagrangian(x)
 
-    def activation(self, x: torch.Tensor) -> torch.Tensor:
-        x = self._check_features(x)
+    def _rows(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         centred = x - x.mean(dim=-1, keepdim=True)
-        inv_std = torch.rsqrt(centred.square().mean(dim=-1, keepdim=True) + self.eps)
-        return self._add_bias(self.gamma * centred * inv_std)
+        variance = torch.linalg.vecdot(centred, centred).unsqueeze(-1) / self.num_features
+        return centred, torch.rsqrt(variance + self.eps)
 
-    def closed_energy(self, x: torch.Tensor) -> torch.Tensor:
-        """``−Σ_rows D γ ε / sqrt(var + ε)`` (closed form; see the class docstring)."""
-        x = self._check_features(x)
-        var = (x - x.mean(dim=-1, keepdim=True)).square().mean(dim=-1)
-        rows = -self.num_features * self.gamma * self.eps * torch.rsqrt(var + self.eps)
-        return sum_non_batch(rows)
+    def _energy_per_row(self) -> torch.Tensor:
+        return self.num_features * self.gamma
 
 
 class SphericalNorm(_RowNorm):
@@ -121,13 +143,5 @@ class SphericalNorm(_RowNorm):
         rows = self.gamma * torch.sqrt(x.square().sum(dim=-1) + self.eps)
         return sum_non_batch(rows) + self._bias_lagrangian(x)
 
-    def activation(self, x: torch.Tensor) -> torch.Tensor:
-        x = self._check_features(x)
-        inv_norm = torch.rsqrt(x.square().sum(dim=-1, keepdim=True) + self.eps)
-        return self._add_bias(self.gamma * x * inv_norm)
-
-    def closed_energy(self, x: torch.Tensor) -> torch.Tensor:
-        """``−Σ_rows γ ε / sqrt(‖x‖² + ε)`` (closed form, no cancellation at large ``x``)."""
-        x = self._check_features(x)
-        rows = -self.gamma * self.eps * torch.rsqrt(x.square().sum(dim=-1) + self.eps)
-        return sum_non_batch(rows)
+    def _rows(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return x, torch.rsqrt(torch.linalg.vecdot(x, x).unsqueeze(-1) + self.eps)

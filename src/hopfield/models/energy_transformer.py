@@ -188,9 +188,9 @@ class EnergyTransformerBlock(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """``{"norm": E_LN, "attention": E_ATT, "hopfield": E_HN}``, each ``(B,)``."""
         x = self.check_tokens(x)
-        g = self.activation(x)
+        g, e_norm = self.norm.activation_and_energy(x)
         return {
-            "norm": self.norm.energy(x, g),
+            "norm": e_norm,
             "attention": self.attention.energy(g, mask=mask),
             "hopfield": self.hopfield.energy(g),
         }
@@ -220,8 +220,7 @@ class EnergyTransformerBlock(nn.Module):
         self, x: torch.Tensor, *, mask: torch.Tensor | None = None, use_autograd: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(E(x) (B,), ∂(E_ATT + E_HN)/∂ĝ (B, T, D))``; closed form unless ``use_autograd``."""
-        g = self.activation(x)
-        e_norm = self.norm.energy(x, g)
+        g, e_norm = self.norm.activation_and_energy(x)
         if use_autograd:
             with torch.enable_grad():
                 g_in = g if g.requires_grad else g.detach().requires_grad_(True)

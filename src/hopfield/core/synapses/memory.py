@@ -142,18 +142,26 @@ class DenseMemorySynapse(Synapse):
     def energy_and_grad(
         self, *activations: torch.Tensor
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        """``(E, (∂E/∂ĝ,))`` sharing one product ``Ξĝ`` (and, for lse, one logsumexp)."""
+        """``(E, (∂E/∂ĝ,))`` sharing one product ``Ξĝ`` (and, for lse, one softmax).
+
+        The log-sum-exp is read off the softmax ``w`` as ``max s − log max w`` (exact:
+        ``max w ≥ 1/M``), so the scores ``s = βΞĝ`` are exponentiated once. Without
+        autograd recording, the scores and the product ``wΞ`` are updated in place.
+        """
         h = self.overlaps(self._check(activations))
+        in_place = not (torch.is_grad_enabled() and h.requires_grad)  # h: fresh, no graph
         if self.separation is None:
             beta = self.beta
-            scores = beta * h
-            lse = torch.logsumexp(scores, dim=-1, keepdim=True)
+            in_place = in_place and not beta.requires_grad
+            scores = h.mul_(beta) if in_place else beta * h
+            weights = torch.softmax(scores, dim=-1)
+            lse = scores.amax(dim=-1) - torch.log(weights.amax(dim=-1))
             energy = -sum_non_batch(lse) / beta
-            weights = torch.exp(scores - lse)  # softmax(βΞĝ)
         else:
             energy = -sum_non_batch(self.separation(h))
             weights = self.separation.derivative(h)
-        return energy, (-(weights @ self.memories),)
+        pull = weights @ self.memories
+        return energy, (pull.neg_() if in_place else -pull,)
 
     def extra_repr(self) -> str:
         form = "lse" if self.separation is None else repr(self.separation)
