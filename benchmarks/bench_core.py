@@ -1,31 +1,36 @@
-"""Benchmark: one energy-descent step of a HAM, closed-form fast path vs plain autograd.
+"""Benchmark: one guarded HAM descent step against a hamux-torch-style step and the matmul floor.
 
-HAM: one layer ``v`` of 784 neurons (``SphericalNorm``) and a ``DenseMemorySynapse``
-with 900 memories (log-sum-exp, β = 8); batch 128 queries (noisy memories), fp32,
-inference (no parameter gradients). One step is
+HAM (issue 14, item 5): one layer ``v`` of 784 neurons (``SphericalNorm``) and a
+``DenseMemorySynapse`` of 900 memories (log-sum-exp, β = 10); batch 128 queries
+(stored memories plus noise), fp32, step η = 0.1, inference (no parameter gradients).
+One step is
 
-    ∂E/∂ĝ = x − Ξᵀ softmax(β Ξ ĝ),    x ← x − η ∂E/∂ĝ,    E(x_new)  (trace / guard)
+    ĝ = γx/‖x‖ + δ,   ∂E/∂ĝ = x − Ξᵀ softmax(β Ξ ĝ),   x ← x − η ∂E/∂ĝ,   E(x_new)
 
-* ours: :func:`hopfield.core.descend` — the synapse's fused closed form
-  (``energy_and_grad``: one ``Ξĝ`` product shared by ``E`` and ``∂E/∂ĝ``), evaluated
-  once per step at the new state, which the next step reuses;
-* reference (written here): the plain way — ``ĝ`` as a leaf, ``E`` the total energy
-  with ``x`` held fixed, ``∂E/∂ĝ = torch.autograd.grad(E, ĝ)`` at every step.
+where ``E(x_new)`` is what the guard compares (and what the next step reuses).
+Implementations, timed in the same run and interleaved:
 
-Three scenarios: no guard (η = 0.1), guard without rejections (η = 0.1), guard with
-rejections (η = 2: per-sample halvings; ours re-evaluates only the failing samples, the
-reference the whole batch, with the same acceptance rule). The time of one step is
-the marginal cost ``(t(S steps) − t(0 steps)) / S`` (best of several interleaved
-repeats), so set-up and the initial evaluation are excluded. FLOP/byte counts are
-those of one step without rejection.
+* ``ours_guarded`` / ``ours_unguarded``: :func:`hopfield.core.descend` with and without
+  the energy guard;
+* ``hamux_style``: a reference written here in the style of hamux-torch (it is not a
+  dependency): per-sample functions batched with ``torch.func.vmap``; activations
+  ``ĝ = grad(L)(x)`` by autograd of the Lagrangian (the norm recomputed every step);
+  the neuron energy ``⟨ĝ, x⟩ − L(x)`` as a Legendre-transform autograd function;
+  ``E`` and ``∂E/∂ĝ`` by ``grad_and_value`` of the total energy at every step; the
+  same acceptance test on ``E`` as the guard (it has ``E`` anyway);
+* ``matmul_floor``: the two products ``Ξĝ`` and ``wᵀΞ``, ``4·B·M·D`` FLOP, at this
+  machine's fp32 matmul rate measured in the same run (``machine.measure_ceilings``).
 
-Kernel counts per step (no rejection): FLOPs ≈ 4·B·M·D (two matmuls ``Ξĝ`` and
-``softmax·Ξ``) + 5·B·M (softmax, logsumexp) + 12·B·D (norm, update); bytes ≥
-2·M·D·4 (``Ξ`` read twice) + 2·B·M·4 (scores written/read) + 6·B·D·4 (states,
-activations, gradients). The % columns compare with an fp32 matmul (2048³) and a
-128 MiB copy timed in the same run.
+A second scenario (η = 2, ``--large-step``) has rejections: ours retries only the
+failing samples with half the step; the reference applies the same per-sample rule
+with whole-batch re-evaluations.
 
-Usage: ``python benchmarks/bench_core.py [--quick] [--out PATH]``
+The time of one step is the marginal cost ``(t(S steps) − t(0 steps)) / S`` (median of
+interleaved repeats), so set-up and the initial evaluation are excluded. The
+machine's load average is recorded: on a shared machine only the ratios measured
+in the same run mean something.
+
+Usage: ``python benchmarks/bench_core.py [--quick] [--device cpu|cuda] [--out PATH]``
 """
 
 from __future__ import annotations
@@ -33,29 +38,32 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch.func import grad, grad_and_value, vmap
 
 import machine
 from hopfield.core import HAM, DenseMemorySynapse, Neurons, SphericalNorm, descend
 from hopfield.core.dynamics import ROUNDING_ULPS
 
-BYTES_F32 = 4
 MAX_HALVINGS = 20
+Descent = Callable[[torch.Tensor, int, float, bool], tuple[torch.Tensor, torch.Tensor]]
 
 
-def build_ham(dim: int, memories: int, beta: float, seed: int) -> HAM:
+def build_ham(dim: int, memories: int, beta: float, seed: int, device: str) -> HAM:
     gen = torch.Generator().manual_seed(seed)
     ham = HAM(
         neurons={"v": Neurons(dim, SphericalNorm(dim))},
         synapses={"memory": DenseMemorySynapse(memories, dim, beta=beta, generator=gen)},
         connections=[(("v",), "memory")],
     )
-    return ham.requires_grad_(False)
+    return ham.requires_grad_(False).to(device)
 
 
 def initial_states(ham: HAM, batch: int, seed: int) -> torch.Tensor:
@@ -63,178 +71,249 @@ def initial_states(ham: HAM, batch: int, seed: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     synapse = ham.synapse("memory")
     assert isinstance(synapse, DenseMemorySynapse)
-    memories = synapse.memories.detach()
+    memories = synapse.memories.detach().cpu()
     index = torch.randint(0, memories.shape[0], (batch,), generator=gen)
     noise = torch.randn(batch, memories.shape[1], generator=gen) / memories.shape[1] ** 0.5
-    return memories[index] + noise
+    return (memories[index] + noise).to(synapse.memories.device)
 
 
-def _autograd_energy_and_grad(ham: HAM, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Plain reference: total energy with ``x`` fixed and ``∂E/∂ĝ`` by autograd."""
-    with torch.enable_grad():
-        g = ham.layer("v").activation(x).detach().requires_grad_(True)
-        energy = ham._energy({"v": x}, {"v": g})
-        (grad,) = torch.autograd.grad(energy.sum(), [g])
-    return energy.detach(), grad
+# ------------------------------------------------------- hamux-torch-style reference
 
 
-def reference_descend(
-    ham: HAM, x: torch.Tensor, steps: int, step_size: float, guard: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Explicit Euler on ``∂E/∂ĝ`` from autograd, with the same per-sample guard rule
-    (halve on a rise, stay put on a rise within ``ROUNDING_ULPS`` ulps or after
-    ``MAX_HALVINGS``), every trial evaluated on the whole batch."""
-    energy, grad = _autograd_energy_and_grad(ham, x)
-    trace = [energy]
-    eps = torch.finfo(x.dtype).eps
-    for _ in range(steps):
-        scale = torch.ones_like(energy)
-        pending = torch.ones_like(energy, dtype=torch.bool)
-        for attempt in range(MAX_HALVINGS + 1 if guard else 1):
-            trial = x - (scale * step_size)[:, None] * grad
-            trial_energy, trial_grad = _autograd_energy_and_grad(ham, trial)
-            if not guard:
-                break
-            rise = trial_energy - energy
-            failed = pending & ~(rise <= 0)
-            if not bool(failed.any()):
-                break
-            stay = failed & (rise <= ROUNDING_ULPS * eps * (energy.abs() + trial_energy.abs()))
-            if attempt == MAX_HALVINGS:
-                stay = failed
-            scale = torch.where(stay, 0.0, torch.where(failed, scale * 0.5, scale))
-            pending = failed & ~stay
-            if not bool(pending.any()):
-                trial = x - (scale * step_size)[:, None] * grad
-                trial_energy, trial_grad = _autograd_energy_and_grad(ham, trial)
-                break
-        x, energy, grad = trial, trial_energy, trial_grad
-        trace.append(energy)
-    return x, torch.stack(trace)
+class _Legendre(torch.autograd.Function):
+    """``⟨ĝ, x⟩ − L`` with the Legendre-transform gradients ``∂/∂ĝ = x``, ``∂/∂x = ĝ``."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(g: torch.Tensor, x: torch.Tensor, lagrangian: torch.Tensor) -> torch.Tensor:
+        return (g * x).sum() - lagrangian
+
+    @staticmethod
+    def setup_context(ctx: object, inputs: tuple[torch.Tensor, ...], output: object) -> None:
+        g, x, _ = inputs
+        ctx.save_for_backward(g, x)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def backward(ctx: object, grad_out: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        g, x = ctx.saved_tensors  # type: ignore[attr-defined]
+        return grad_out * x, grad_out * g, -grad_out
 
 
-def ours_descend(
-    ham: HAM, x: torch.Tensor, steps: int, step_size: float, guard: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    with torch.no_grad():
-        result = descend(ham, {"v": x}, steps=steps, step_size=step_size, guard=guard)
-    return result.states["v"], result.energies
+class HamuxStyle:
+    """The reference step, functions of ONE sample batched with ``vmap`` (hamux-torch's way)."""
+
+    def __init__(self, ham: HAM) -> None:
+        norm, synapse = ham.layer("v").lagrangian, ham.synapse("memory")
+        assert isinstance(norm, SphericalNorm) and isinstance(synapse, DenseMemorySynapse)
+        gamma, eps, delta = norm.gamma.detach(), norm.eps, norm.delta
+        memories, beta = synapse.memories.detach(), synapse.beta.detach()
+        bias = torch.zeros_like(memories[0]) if delta is None else delta.detach()
+
+        def lagrangian(x: torch.Tensor) -> torch.Tensor:
+            return gamma * torch.sqrt((x**2).sum() + eps) + (bias * x).sum()
+
+        def energy(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            neurons = _Legendre.apply(g, x, lagrangian(x))
+            return neurons - torch.logsumexp(beta * (memories @ g), dim=0) / beta
+
+        self.activations = vmap(grad(lagrangian))
+        self.grad_and_energy = vmap(grad_and_value(energy))
+
+    def evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(E (B,), ∂E/∂ĝ (B, D))`` at ``x``."""
+        with torch.enable_grad():
+            dE, energy = self.grad_and_energy(self.activations(x), x)
+        return energy.detach(), dE.detach()
+
+    def descend(
+        self, x: torch.Tensor, steps: int, step_size: float, guard: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Euler steps; with ``guard`` a sample whose energy rises is retried with half its
+        step (whole batch re-evaluated), the rule of :func:`hopfield.core.descend`."""
+        energy, dE = self.evaluate(x)
+        trace, eps = [energy], torch.finfo(x.dtype).eps
+        for _ in range(steps):
+            scale = torch.ones_like(energy)
+            trial = x - step_size * dE
+            trial_energy, trial_dE = self.evaluate(trial)
+            for attempt in range(MAX_HALVINGS if guard else 0):
+                failed = ~(torch.isfinite(trial_energy) & (trial_energy <= energy)) & (scale > 0)
+                if not bool(failed.any()):
+                    break
+                noise = ROUNDING_ULPS * eps * (energy.abs() + trial_energy.abs())
+                stay = failed & ((trial_energy - energy <= noise) | (attempt == MAX_HALVINGS - 1))
+                scale = torch.where(stay, 0.0, torch.where(failed, scale * 0.5, scale))
+                trial = x - (scale * step_size)[:, None] * dE
+                trial_energy, trial_dE = self.evaluate(trial)
+            x, energy, dE = trial, trial_energy, trial_dE
+            trace.append(energy)
+        return x, torch.stack(trace)
+
+
+def ours(ham: HAM, guard: bool) -> Descent:
+    def run(x: torch.Tensor, steps: int, step_size: float, _: bool) -> tuple[torch.Tensor, ...]:
+        with torch.no_grad():
+            result = descend(ham, {"v": x}, steps=steps, step_size=step_size, guard=guard)
+        return result.states["v"], result.energies
+
+    return run  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------- timing
+
+
+def _synchronize(device: str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
 
 
 def step_seconds(
-    impls: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor]]],
-    ham: HAM,
+    impls: dict[str, Descent],
     x: torch.Tensor,
     steps: int,
     step_size: float,
-    guard: bool,
     repeats: int,
 ) -> dict[str, float]:
-    """Marginal time of one step per implementation, ``(t(S) − t(0)) / S``, best of
-    ``repeats``; the implementations are timed in turn (interleaved) so that a change
-    of machine load affects them alike."""
-    best = {(name, n): math.inf for name in impls for n in (0, steps)}
+    """Marginal time of one step per implementation, ``(t(S) − t(0)) / S`` from the
+    medians of ``repeats`` interleaved runs (load changes affect all alike)."""
+    device = str(x.device)
+    samples: dict[tuple[str, int], list[float]] = {(n, s): [] for n in impls for s in (0, steps)}
     for impl in impls.values():  # warm-up
-        impl(ham, x, steps, step_size, guard)
+        impl(x, steps, step_size, True)
     for _ in range(repeats):
         for name, impl in impls.items():
             for n in (0, steps):
+                _synchronize(device)
                 start = time.perf_counter()
-                impl(ham, x, n, step_size, guard)
-                best[name, n] = min(best[name, n], time.perf_counter() - start)
-    return {name: max(best[name, steps] - best[name, 0], 1e-9) / steps for name in impls}
+                impl(x, n, step_size, True)
+                _synchronize(device)
+                samples[name, n].append(time.perf_counter() - start)
+    median = {key: statistics.median(values) for key, values in samples.items()}
+    return {name: max(median[name, steps] - median[name, 0], 1e-9) / steps for name in impls}
 
 
-def measure_ceilings() -> dict[str, float]:
-    """This machine's fp32 matmul GFLOP/s and copy GB/s (best of a few)."""
-    return machine.measure_ceilings(matmul_size=2048, copy_mib=128, repeats=5)
+def _row(scenario: str, name: str, seconds: float, flops: int, ceiling: float) -> dict:
+    gflops = flops / seconds / 1e9
+    return {
+        "scenario": scenario,
+        "impl": name,
+        "ms_per_step": 1e3 * seconds,
+        "gflops": gflops,
+        "pct_matmul_rate": 100 * gflops / ceiling,
+    }
 
 
-def kernel_counts(batch: int, dim: int, memories: int) -> tuple[int, int]:
-    """FLOPs and minimum bytes of one step (see the module docstring)."""
-    flops = 4 * batch * memories * dim + 5 * batch * memories + 12 * batch * dim
-    bytes_moved = (2 * memories * dim + 2 * batch * memories + 6 * batch * dim) * BYTES_F32
-    return flops, bytes_moved
+def run_scenario(
+    ham: HAM, x: torch.Tensor, step_size: float, args: argparse.Namespace, ceiling: float
+) -> tuple[list[dict], dict[str, float]]:
+    """Time one step size: ours (guarded, unguarded), the reference, the matmul floor."""
+    reference = HamuxStyle(ham)
+    impls: dict[str, Descent] = {
+        "ours_guarded": ours(ham, guard=True),
+        "ours_unguarded": ours(ham, guard=False),
+        "hamux_style": reference.descend,
+    }
+    with torch.no_grad():
+        run = descend(ham, {"v": x}, steps=args.steps, step_size=step_size)
+    ref_x, ref_trace = reference.descend(x, args.steps, step_size, True)
+    seconds = step_seconds(impls, x, args.steps, step_size, args.repeats)
+    b, d = x.shape
+    flops = 4 * b * ham.synapse("memory").num_memories * d  # type: ignore[operator]
+    seconds["matmul_floor"] = flops / (ceiling * 1e9)
+    scenario = f"step {step_size:g}"
+    rows = [_row(scenario, name, s, flops, ceiling) for name, s in seconds.items()]
+    checks = {
+        "rejections": run.rejections,
+        "final_states_max_abs_diff": float((run.states["v"] - ref_x).abs().max()),
+        "energy_trace_max_abs_diff": float((run.energies - ref_trace).abs().max()),
+    }
+    for row in rows:
+        row.update(checks)
+        row["hamux_style_over_this"] = seconds["hamux_style"] / (row["ms_per_step"] / 1e3)
+    return rows, seconds
+
+
+def print_rows(rows: list[dict]) -> None:
+    print(f"{'scenario':>10} {'impl':>15} {'ms/step':>8} {'GFLOP/s':>8} {'%matmul':>8} "
+          f"{'hamux/this':>10}")
+    for row in rows:
+        print(
+            f"{row['scenario']:>10} {row['impl']:>15} {row['ms_per_step']:8.3f} "
+            f"{row['gflops']:8.1f} {row['pct_matmul_rate']:8.1f} "
+            f"{row['hamux_style_over_this']:10.2f}"
+        )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
+    parser.add_argument(
+        "--out", type=Path, default=Path("benchmarks/results/bench_core.json"), help="JSON path"
+    )
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, …)")
+    parser.add_argument("--batch", type=int, default=128, help="queries B")
+    parser.add_argument("--dim", type=int, default=784, help="neurons D")
+    parser.add_argument("--memories", type=int, default=900, help="memories M")
+    parser.add_argument("--beta", type=float, default=10.0, help="inverse temperature β")
+    parser.add_argument("--step-size", type=float, default=0.1, help="step η")
+    parser.add_argument(
+        "--large-step", type=float, default=2.0, help="η of the scenario with rejections"
+    )
+    parser.add_argument("--threads", type=int, default=2, help="CPU intra-op threads")
+    args = parser.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: this torch build has no CUDA device")
+    args.steps, args.repeats = (4, 3) if args.quick else (10, 9)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/bench_core.json"))
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--dim", type=int, default=784)
-    parser.add_argument("--memories", type=int, default=900)
-    parser.add_argument("--beta", type=float, default=8.0)
-    parser.add_argument("--step-size", type=float, default=0.1)
-    parser.add_argument(
-        "--large-step", type=float, default=2.0, help="step size of the guarded run with rejections"
-    )
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args(argv)
-    args.steps, args.repeats = (4, 3) if args.quick else (10, 7)
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
-
-    ham = build_ham(args.dim, args.memories, args.beta, seed=0)
+    ham = build_ham(args.dim, args.memories, args.beta, seed=0, device=args.device)
     x = initial_states(ham, args.batch, seed=1)
-    ceilings = measure_ceilings()
-    flops, bytes_moved = kernel_counts(args.batch, args.dim, args.memories)
-    print(
-        f"torch {torch.__version__}, {args.threads} threads, B={args.batch}, D={args.dim}, "
-        f"M={args.memories}, fp32; one step = {flops / 1e6:.0f} MFLOP, "
-        f"≥ {bytes_moved / 1e6:.1f} MB; ceilings: matmul {ceilings['matmul_gflops']:.1f} "
-        f"GFLOP/s, copy {ceilings['copy_gbps']:.1f} GB/s"
+    load_before = os.getloadavg()
+    ceilings = machine.measure_ceilings(
+        matmul_size=2048, copy_mib=128, repeats=5, device=args.device
     )
-    header = f"{'guard':>6} {'η':>5} {'rej':>5} {'impl':>10} {'ms/step':>8} {'GFLOP/s':>8} "
-    header += f"{'%peak':>6} {'GB/s':>6} {'%bw':>5}"
-    print(header)
-    impls = {"ours": ours_descend, "reference": reference_descend}
-    scenarios = [(False, args.step_size), (True, args.step_size), (True, args.large_step)]
-    rows = []
-    for guard, step_size in scenarios:
-        with torch.no_grad():
-            run = descend(ham, {"v": x}, steps=args.steps, step_size=step_size, guard=guard)
-        ours_x, ours_trace = ours_descend(ham, x, args.steps, step_size, guard)
-        ref_x, ref_trace = reference_descend(ham, x, args.steps, step_size, guard)
-        timings = step_seconds(impls, ham, x, args.steps, step_size, guard, args.repeats)
-        ratio = timings["reference"] / timings["ours"]
-        for name, seconds in timings.items():
-            gflops, gbps = flops / seconds / 1e9, bytes_moved / seconds / 1e9
-            row = {
-                "guard": guard,
-                "step_size": step_size,
-                "rejections": run.rejections,
-                "impl": name,
-                "seconds_per_step": seconds,
-                "gflops": gflops,
-                "gbps": gbps,
-                "pct_matmul_ceiling": 100 * gflops / ceilings["matmul_gflops"],
-                "pct_copy_ceiling": 100 * gbps / ceilings["copy_gbps"],
-                "speedup_ours_vs_reference": ratio,
-                "final_states_max_abs_diff": float((ours_x - ref_x).abs().max()),
-                "energy_trace_max_abs_diff": float((ours_trace - ref_trace).abs().max()),
-            }
-            rows.append(row)
-            print(
-                f"{guard!s:>6} {step_size:5.2g} {run.rejections:5d} {name:>10} "
-                f"{1e3 * seconds:8.3f} {gflops:8.1f} {row['pct_matmul_ceiling']:6.1f} "
-                f"{gbps:6.1f} {row['pct_copy_ceiling']:5.1f}"
-            )
-        print(
-            f"{'':>29} ratio reference / ours = {ratio:.2f}x; final states max |Δ| = "
-            f"{rows[-1]['final_states_max_abs_diff']:.1e}"
-        )
-
+    print(
+        f"torch {torch.__version__}, device {args.device}, {args.threads} threads, "
+        f"B={args.batch}, D={args.dim}, M={args.memories}, β={args.beta:g}, fp32; "
+        f"matmul {ceilings['matmul_gflops']:.1f} GFLOP/s; load average {load_before[0]:.1f}"
+    )
+    rows: list[dict] = []
+    ratios = {}
+    for step_size in (args.step_size, args.large_step):
+        scenario_rows, seconds = run_scenario(ham, x, step_size, args, ceilings["matmul_gflops"])
+        rows += scenario_rows
+        ratios[f"step {step_size:g}"] = {
+            "hamux_style_over_ours_guarded": seconds["hamux_style"] / seconds["ours_guarded"],
+            "ours_guarded_over_matmul_floor": seconds["ours_guarded"] / seconds["matmul_floor"],
+        }
+    print_rows(rows)
+    main_ratio = ratios[f"step {args.step_size:g}"]["hamux_style_over_ours_guarded"]
+    print(f"guarded step: {main_ratio:.2f}x faster than the hamux-torch-style step (aim ≥ 3.5x)")
     report = {
         "benchmark": "bench_core",
-        "config": {k: v for k, v in vars(args).items() if k != "out"},
-        "machine": {"platform": platform.platform(), "torch": torch.__version__, **ceilings},
-        "kernel": {"flops_per_step": flops, "bytes_per_step": bytes_moved},
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "machine": {
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+            **ceilings,
+        },
+        "ratios": ratios,
         "rows": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"wrote {args.out}")
-    return 0
+    return 0 if math.isfinite(main_ratio) else 1
 
 
 if __name__ == "__main__":
