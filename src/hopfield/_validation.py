@@ -23,6 +23,7 @@ __all__ = [
     "check_rank",
     "check_tensor",
     "check_trailing_shape",
+    "floating_in_dtype",
     "resolve_dtype",
 ]
 
@@ -40,6 +41,17 @@ def check_floating(value: object, name: str) -> torch.Tensor:
     if not tensor.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype, got {tensor.dtype}")
     return tensor
+
+
+def floating_in_dtype(value: object, name: str, dtype: torch.dtype | None) -> torch.Tensor:
+    """A real floating tensor cast to ``dtype`` (a module's dtype), unless ``dtype`` is
+    ``None`` or autocast is on for its device (then autocast decides)."""
+    tensor = check_floating(value, name)
+    if dtype is None or tensor.dtype == dtype:
+        return tensor
+    if torch.is_autocast_enabled(tensor.device.type):
+        return tensor
+    return tensor.to(dtype)
 
 
 def check_finite(tensor: torch.Tensor, name: str) -> torch.Tensor:
