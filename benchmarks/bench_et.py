@@ -33,7 +33,11 @@ Training FLOPs are an estimate, 3× the forward (backward ≈ 2× forward), and 
 reported against the measured matmul ceiling. Before timing, the parameter
 gradients of the fast and autograd paths are compared.
 
-Usage: ``python benchmarks/bench_et.py [--quick] [--out PATH]``.
+``--device cuda`` runs everything on a GPU (synchronised timings, ceilings measured
+on the device); ``--smoke`` shrinks every size to a seconds-long run that checks the
+benchmark itself (used by ``benchmarks/gpu_check.sh --dry-run``).
+
+Usage: ``python benchmarks/bench_et.py [--quick] [--smoke] [--device DEV] [--out PATH]``.
 """
 
 from __future__ import annotations
@@ -44,7 +48,6 @@ import functools
 import json
 import math
 import platform
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,20 +67,22 @@ D, HEADS, HEAD_DIM, MEMORIES, TOKENS, MLP = 768, 12, 64, 3072, 196, 3072
 
 
 def _time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    """Best-of-``repeats`` wall time of ``fn`` in seconds (robust to a shared machine)."""
+    """Best-of-``repeats`` wall time of ``fn`` in seconds (robust to a shared machine;
+    CUDA-synchronised on a GPU)."""
     for _ in range(warmup):
         fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return min(samples)
+    return machine.best_seconds(fn, repeats, torch.get_default_device())
 
 
-def measure_ceilings() -> dict[str, float]:
-    """Achieved fp32 matmul GFLOP/s (2048²) and copy GB/s (256 MB read + write)."""
-    return machine.measure_ceilings(matmul_size=2048, copy_mib=256, repeats=3)
+def measure_ceilings(smoke: bool = False) -> dict[str, float]:
+    """Achieved fp32 matmul GFLOP/s (2048², 512² with ``smoke``) and copy GB/s (256 MB,
+    16 MB with ``smoke``; read + write)."""
+    return machine.measure_ceilings(
+        matmul_size=512 if smoke else 2048,
+        copy_mib=16 if smoke else 256,
+        repeats=3,
+        device=torch.get_default_device(),
+    )
 
 
 def _et_step_flops(
@@ -127,7 +132,7 @@ def plain_et_step(block: EnergyTransformerBlock, x: torch.Tensor, alpha: float) 
     with torch.enable_grad():
         g = block.norm.activation(x).detach().requires_grad_(True)
         tokens = g.shape[1]
-        off_diag = ~torch.eye(tokens, dtype=torch.bool)
+        off_diag = ~torch.eye(tokens, dtype=torch.bool, device=g.device)
         energy = g.new_zeros(())
         for h in range(att.num_heads):
             q = g @ att.query_weight[h].T
@@ -140,9 +145,8 @@ def plain_et_step(block: EnergyTransformerBlock, x: torch.Tensor, alpha: float) 
     return x - alpha * force
 
 
-def run(quick: bool, repeats: int) -> dict[str, object]:
+def run(batch: int, repeats: int, train_sizes: dict[str, int]) -> dict[str, object]:
     torch.manual_seed(0)
-    batch = 4 if quick else 32
     block = EnergyTransformerBlock(D, HEADS, HEAD_DIM, MEMORIES, attention_init_std=0.02)
     vit = nn.TransformerEncoderLayer(
         D, HEADS, MLP, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
@@ -168,7 +172,7 @@ def run(quick: bool, repeats: int) -> dict[str, object]:
             "vit_block": (lambda: vit(x), vit_block_flops(batch), vit_block_bytes(batch)),
         }
         timings = {name: _time(fn, repeats) for name, (fn, _, _) in cases.items()}
-    ceilings = measure_ceilings()
+    ceilings = measure_ceilings(smoke=batch == 1)
     rows = {}
     for name, (_, flops, nbytes) in cases.items():
         seconds = timings[name]
@@ -204,7 +208,7 @@ def run(quick: bool, repeats: int) -> dict[str, object]:
         "results": rows,
         "ratios": ratios,
         "fast_vs_plain_max_abs_diff": max_diff,
-        "training": run_training(quick, repeats, ceilings["matmul_gflops"]),
+        "training": run_training(train_sizes, repeats, ceilings["matmul_gflops"]),
     }
 
 
@@ -214,6 +218,7 @@ def run(quick: bool, repeats: int) -> dict[str, object]:
 #: 8 heads of 64, M = 2048, batch 32, T = 8. The ViT MLP width is 4·D (= M).
 TRAIN_QUICK = {"D": 256, "heads": 4, "head_dim": 64, "memories": 1024, "batch": 16, "steps": 4}
 TRAIN_FULL = {"D": 512, "heads": 8, "head_dim": 64, "memories": 2048, "batch": 32, "steps": 8}
+TRAIN_SMOKE = {"D": 32, "heads": 2, "head_dim": 8, "memories": 64, "batch": 2, "steps": 2}
 TRAIN_IMAGE, TRAIN_PATCH, TRAIN_MASK_FRACTION = 32, 4, 0.5
 
 
@@ -308,11 +313,12 @@ def _max_grad_diff(a: nn.Module, b: nn.Module) -> float:
     return max(diffs)
 
 
-def run_training(quick: bool, repeats: int, matmul_gflops: float) -> dict[str, object]:
+def run_training(
+    sizes: dict[str, int], repeats: int, matmul_gflops: float
+) -> dict[str, object]:
     """Time one masked-image training step: ET fast, ET autograd, ViT baseline."""
-    sizes = TRAIN_QUICK if quick else TRAIN_FULL
     torch.manual_seed(0)
-    generator = torch.Generator().manual_seed(1)
+    generator = torch.Generator(torch.get_default_device()).manual_seed(1)
     et = EnergyTransformer(
         TRAIN_IMAGE,
         TRAIN_PATCH,
@@ -444,11 +450,18 @@ def print_table(report: dict[str, object]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="batch 4 instead of 32")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script")
     parser.add_argument("--repeats", type=int, default=None, help="timed repeats (median)")
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, …)")
     parser.add_argument("--out", default="benchmarks/results/bench_et.json")
     args = parser.parse_args()
-    repeats = args.repeats or (3 if args.quick else 5)
-    report = run(args.quick, repeats)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: this torch build has no CUDA device")
+    torch.set_default_device(args.device)
+    repeats = args.repeats or (1 if args.smoke else 3 if args.quick else 5)
+    batch = 1 if args.smoke else 4 if args.quick else 32
+    train_sizes = TRAIN_SMOKE if args.smoke else TRAIN_QUICK if args.quick else TRAIN_FULL
+    report = run(batch, repeats, train_sizes)
     print_table(report)
     training = report["training"]
     assert isinstance(training, dict)

@@ -17,7 +17,10 @@ the probabilities) for the reference. The % columns compare with an fp32 matmul
 growth of the process's resident set (VmHWM after resetting it) during the first
 call, in a fresh subprocess per point.
 
-Usage: ``python benchmarks/bench_layers.py [--quick] [--out PATH]``
+On a GPU (``--device cuda``) the timings are synchronised, the ceilings measured on
+the device and the peak memory is the device's (``torch.cuda.max_memory_allocated``).
+
+Usage: ``python benchmarks/bench_layers.py [--quick] [--device DEV] [--sizes K …] [--out PATH]``
 """
 
 from __future__ import annotations
@@ -28,8 +31,6 @@ import math
 import platform
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -62,25 +63,15 @@ def _reset_peak_rss() -> None:
         handle.write("5")
 
 
-def _time(fn: Callable[[], torch.Tensor], repeats: int) -> float:
-    fn()  # warm-up
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def worker(
-    impl: str, num_stored: int, dim: int, num_queries: int, repeats: int
+    impl: str, num_stored: int, dim: int, num_queries: int, repeats: int, device: str = "cpu"
 ) -> dict[str, float]:
-    """One measurement in this (fresh) process: best time and peak RSS growth of one call."""
+    """One measurement in this (fresh) process: best time and peak memory growth of one call."""
     gen = torch.Generator().manual_seed(0)
-    stored = torch.randn(1, num_stored, dim, generator=gen)
-    query = torch.randn(1, num_queries, dim, generator=gen)
+    stored = torch.randn(1, num_stored, dim, generator=gen).to(device)
+    query = torch.randn(1, num_queries, dim, generator=gen).to(device)
     beta = 1.0 / math.sqrt(dim)
-    layer = Hopfield(dim, beta=beta, project_patterns=False)
+    layer = Hopfield(dim, beta=beta, project_patterns=False).to(device)
     if impl == "ours":
 
         def call() -> torch.Tensor:
@@ -92,15 +83,22 @@ def worker(
             with torch.no_grad():
                 return reference_retrieve(query, stored, beta)
 
-    _reset_peak_rss()
-    before = _status_bytes("VmRSS")
-    out = call()  # first call: peak memory
-    peak = max(_status_bytes("VmHWM") - before, 0)
-    seconds = _time(call, repeats)
+    cuda = torch.device(device).type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        out = call()  # first call: peak memory
+        peak = max(torch.cuda.max_memory_allocated(device) - before, 0)
+    else:
+        _reset_peak_rss()
+        before = _status_bytes("VmRSS")
+        out = call()  # first call: peak memory
+        peak = max(_status_bytes("VmHWM") - before, 0)
+    seconds = machine.best_seconds(call, repeats, device)
     check = float(out.double().sum())
     # Ceilings measured in the same process right after the timing, so that the
     # percentages compare numbers taken under the same machine load.
-    return {"seconds": seconds, "peak_bytes": peak, "checksum": check, **measure_ceilings()}
+    return {"seconds": seconds, "peak_bytes": peak, "checksum": check, **measure_ceilings(device)}
 
 
 def _run_worker(impl: str, num_stored: int, args: argparse.Namespace) -> dict[str, float]:
@@ -118,14 +116,16 @@ def _run_worker(impl: str, num_stored: int, args: argparse.Namespace) -> dict[st
         str(args.repeats),
         "--threads",
         str(args.threads),
+        "--device",
+        args.device,
     ]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def measure_ceilings() -> dict[str, float]:
+def measure_ceilings(device: str = "cpu") -> dict[str, float]:
     """This machine's fp32 matmul GFLOP/s and copy GB/s (quick, best of a few)."""
-    return machine.measure_ceilings(matmul_size=2048, copy_mib=128, repeats=3)
+    return machine.measure_ceilings(matmul_size=2048, copy_mib=128, repeats=3, device=device)
 
 
 def kernel_counts(num_stored: int, dim: int, num_queries: int, explicit: bool) -> tuple[int, int]:
@@ -144,16 +144,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, …)")
+    parser.add_argument("--sizes", type=int, nargs="*", help="override the K values")
     parser.add_argument("--worker", nargs=2, metavar=("IMPL", "K"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: this torch build has no CUDA device")
     torch.set_num_threads(args.threads)
     if args.worker:
         impl, num_stored = args.worker[0], int(args.worker[1])
-        print(json.dumps(worker(impl, num_stored, args.dim, args.queries, args.repeats)))
+        result = worker(impl, num_stored, args.dim, args.queries, args.repeats, args.device)
+        print(json.dumps(result))
         return 0
 
     sizes = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
-    ceilings = measure_ceilings()
+    sizes = args.sizes or sizes
+    ceilings = measure_ceilings(args.device)
     print(
         f"torch {torch.__version__}, {args.threads} threads, D={args.dim}, Lq={args.queries}; "
         f"ceilings: matmul {ceilings['matmul_gflops']:.1f} GFLOP/s, "
