@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 GLYPH = 2  # "C"
-RUNS = 5
+RUNS = 10
 
 
 def _corrupt_and_run(page: Any) -> dict[str, Any]:
