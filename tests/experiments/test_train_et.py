@@ -18,6 +18,7 @@ from hopfield.experiments.train_et import (
     save_training_checkpoint,
     train,
 )
+from hopfield.experiments.train_et_eval import strongest_baseline
 from hopfield.models.energy_transformer_patches import random_patch_mask
 
 TINY = TrainConfig(
@@ -66,7 +67,11 @@ def test_smoke_training_writes_report_and_checkpoint(tmp_path: Path) -> None:
     ):
         assert (tmp_path / name).is_file(), name
     metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
-    assert {"et", "mean_of_visible", "train_mean_image", "ratio"} <= set(metrics)
+    assert {"et", "mean_of_visible", "train_mean_image", "knn", "ratio"} <= set(metrics)
+    best, ratio = strongest_baseline(metrics)
+    assert metrics[best] == min(metrics[k] for k in ("mean_of_visible", "train_mean_image", "knn"))
+    assert ratio == pytest.approx(metrics[best] / metrics["et"])
+    assert "strongest non-learned baseline" in (tmp_path / "metrics.md").read_text()
     assert [h["step"] for h in result.history] == [2, 4]
     assert all(torch.isfinite(torch.tensor(h["loss"])) for h in result.history)
 

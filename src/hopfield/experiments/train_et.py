@@ -81,6 +81,7 @@ from hopfield.experiments.train_et_checkpoint import (
 )
 from hopfield.experiments.train_et_config import DATASETS, TrainConfig
 from hopfield.experiments.train_et_eval import (
+    KNN_MEMORY,
     eval_masks,
     evaluate,
     evaluate_across_ranks,
@@ -381,7 +382,8 @@ def train(
                 history=run.history,
             )
     wall = time.perf_counter() - t0
-    metrics = evaluate_across_ranks(model, eval_images, eval_mask, train_mean)
+    memory = run.train_images[:KNN_MEMORY]  # kNN is constant in training: scored at the end
+    metrics = evaluate_across_ranks(model, eval_images, eval_mask, train_mean, memory)
     metrics["train_seconds"] = wall
     if out is not None and report:
         from hopfield.experiments.et_viz import write_report

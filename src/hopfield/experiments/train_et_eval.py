@@ -1,8 +1,11 @@
-"""Evaluation of ``hopfield train et``: masked-patch MSE of the ET and of two baselines.
+"""Evaluation of ``hopfield train et``: masked-patch MSE of the ET and of non-learned baselines.
 
 The ET is scored against "mean of the visible pixels" (each masked patch predicted by
-the mean of the image's visible pixels) and "per-pixel training mean"; across ranks,
-each rank scores a contiguous slice of the held-out images and the sums are all-reduced.
+the mean of the image's visible pixels), "per-pixel training mean" and the
+``k``-nearest-neighbour in-painting from the training images on the visible pixels
+(:mod:`hopfield.experiments.et_vs_mae.baselines`); the summary compares the ET with
+the strongest of them. Across ranks, each rank scores a contiguous slice of the
+held-out images and the sums are all-reduced.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import torch
 import torch.distributed as dist
 
 from hopfield.distributed.launch import world_info
+from hopfield.experiments.et_vs_mae.baselines import knn_inpaint, mean_of_visible
 from hopfield.models.energy_transformer import EnergyTransformer
 from hopfield.models.energy_transformer_patches import patchify, random_patch_mask
 
@@ -21,7 +25,14 @@ __all__ = [
     "masked_mse",
     "mean_of_visible_baseline",
     "mean_over_ranks",
+    "strongest_baseline",
 ]
+
+BASELINES = ("mean_of_visible", "train_mean_image", "knn")
+"""Keys of the non-learned baselines in :func:`evaluate`'s result."""
+KNN_NEIGHBOURS = 5
+KNN_MEMORY = 10_000
+"""kNN in-painting averages 5 neighbours among the first 10,000 training images."""
 
 
 def mean_of_visible_baseline(
@@ -31,13 +42,7 @@ def mean_of_visible_baseline(
 
     ``patches (B, N, C·p·p)``, ``mask (B, N)`` → filled patches, same shape.
     """
-    b, n, p_dim = patches.shape
-    per_channel = patches.reshape(b, n, channels, p_dim // channels)
-    visible = (~mask).to(patches.dtype).view(b, n, 1, 1)
-    total = (per_channel * visible).sum(dim=(1, 3))
-    count = visible.sum(dim=(1, 3)) * (p_dim // channels)
-    mean = (total / count).view(b, 1, channels, 1).expand_as(per_channel)
-    return torch.where(mask.view(b, n, 1, 1), mean, per_channel).reshape(b, n, p_dim)
+    return mean_of_visible(patches, mask, channels)
 
 
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -58,37 +63,54 @@ def evaluate(
     mask: torch.Tensor,
     *,
     train_mean: torch.Tensor | None = None,
+    train_images: torch.Tensor | None = None,
     batch_size: int = 256,
 ) -> dict[str, float]:
     """Masked-patch MSE (pixel units) of the ET and of the baselines on ``images``.
 
-    Returns ``{"et": …, "mean_of_visible": …, "ratio": baseline / et}`` plus
-    ``"train_mean_image"`` when ``train_mean`` (the mean training image) is given.
+    Returns ``{"et": …, "mean_of_visible": …, "ratio": mean_of_visible / et}`` plus
+    ``"train_mean_image"`` when ``train_mean`` (the mean training image) is given and
+    ``"knn"`` (``k``-NN in-painting with ``train_images`` as the memory) when
+    ``train_images`` is given; :func:`strongest_baseline` adds the comparison with the
+    best of the baselines present.
     """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     p, channels = model.tokenizer.patch_size, model.tokenizer.in_channels
-    sums = {"et": 0.0, "mean_of_visible": 0.0, "train_mean_image": 0.0}
+    memory = None if train_images is None else patchify(train_images.to(device), p)
+    sums = dict.fromkeys(("et", *BASELINES), 0.0)
     masked = 0.0
     for start in range(0, images.shape[0], batch_size):
         batch = images[start : start + batch_size].to(device)
         m = mask[start : start + batch_size].to(device)
         target = patchify(batch, p)
         weight = float(m.sum())
-        sums["et"] += float(masked_mse(model(batch, m).patches.float(), target, m)) * weight
-        baseline = mean_of_visible_baseline(target, m, channels)
-        sums["mean_of_visible"] += float(masked_mse(baseline, target, m)) * weight
+        predictions = {
+            "et": model(batch, m).patches.float(),
+            "mean_of_visible": mean_of_visible(target, m, channels),
+        }
         if train_mean is not None:
-            mean_patches = patchify(train_mean.to(device).expand_as(batch), p)
-            sums["train_mean_image"] += float(masked_mse(mean_patches, target, m)) * weight
+            predictions["train_mean_image"] = patchify(train_mean.to(device).expand_as(batch), p)
+        if memory is not None:
+            predictions["knn"] = knn_inpaint(target, m, memory, k=KNN_NEIGHBOURS)
+        for key, prediction in predictions.items():
+            sums[key] += float(masked_mse(prediction, target, m)) * weight
         masked += weight
     model.train(was_training)
-    result = {k: v / masked for k, v in sums.items()}
-    if train_mean is None:
-        result.pop("train_mean_image")
+    present = {"et", "mean_of_visible"} | {
+        k for k, v in (("train_mean_image", train_mean), ("knn", memory)) if v is not None
+    }
+    result = {k: v / masked for k, v in sums.items() if k in present}
     result["ratio"] = result["mean_of_visible"] / max(result["et"], 1e-12)
     return result
+
+
+def strongest_baseline(metrics: dict[str, float]) -> tuple[str, float]:
+    """The non-learned baseline with the lowest masked MSE in ``metrics`` and the ratio
+    ``its MSE / ET's MSE`` (above 1: the ET beats it)."""
+    name = min((k for k in BASELINES if k in metrics), key=lambda k: metrics[k])
+    return name, metrics[name] / max(metrics["et"], 1e-12)
 
 
 def evaluate_across_ranks(
@@ -96,6 +118,7 @@ def evaluate_across_ranks(
     images: torch.Tensor,
     mask: torch.Tensor,
     train_mean: torch.Tensor,
+    train_images: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """:func:`evaluate` with the images split over the ranks of the process group.
 
@@ -105,14 +128,17 @@ def evaluate_across_ranks(
     """
     rank, world_size = world_info()
     if world_size == 1:
-        return evaluate(model, images, mask, train_mean=train_mean)
-    keys = ("et", "mean_of_visible", "train_mean_image")
+        return evaluate(model, images, mask, train_mean=train_mean, train_images=train_images)
+    keys: tuple[str, ...] = ("et", "mean_of_visible", "train_mean_image")
+    keys += ("knn",) if train_images is not None else ()
     part_images = images.tensor_split(world_size)[rank]
     part_mask = mask.tensor_split(world_size)[rank]
     device = next(model.parameters()).device
     totals = torch.zeros(len(keys) + 1, dtype=torch.float64, device=device)
     if part_images.shape[0] > 0:
-        scores = evaluate(model, part_images, part_mask, train_mean=train_mean)
+        scores = evaluate(
+            model, part_images, part_mask, train_mean=train_mean, train_images=train_images
+        )
         weight = float(part_mask.sum())
         values = [scores[k] * weight for k in keys] + [weight]
         totals = torch.tensor(values, dtype=torch.float64, device=device)

@@ -4,7 +4,7 @@ All take patches in pixel units ``(B, N, P)`` and a bool patch mask ``(B, N)``
 (True = hidden) and return the patches with the hidden ones filled in:
 
 * :func:`mean_of_visible` — every hidden pixel gets the mean of the image's visible
-  pixels (:func:`hopfield.experiments.train_et.mean_of_visible_baseline`);
+  pixels (per image and channel);
 * :func:`mean_training_image` — every hidden pixel gets the per-pixel mean of the
   training images;
 * :func:`knn_inpaint` — the ``k`` training images closest to the query *on its
@@ -17,14 +17,21 @@ from __future__ import annotations
 
 import torch
 
-from hopfield.experiments.train_et import mean_of_visible_baseline
-
 __all__ = ["knn_inpaint", "mean_of_visible", "mean_training_image"]
 
 
 def mean_of_visible(patches: torch.Tensor, mask: torch.Tensor, channels: int) -> torch.Tensor:
-    """Hidden patches filled with the mean of the visible pixels (per image and channel)."""
-    return mean_of_visible_baseline(patches, mask, channels)
+    """Hidden patches filled with the mean of the visible pixels (per image and channel).
+
+    ``patches (B, N, C·p·p)``, ``mask (B, N)`` → filled patches, same shape.
+    """
+    b, n, p_dim = patches.shape
+    per_channel = patches.reshape(b, n, channels, p_dim // channels)
+    visible = (~mask).to(patches.dtype).view(b, n, 1, 1)
+    total = (per_channel * visible).sum(dim=(1, 3))
+    count = visible.sum(dim=(1, 3)) * (p_dim // channels)
+    mean = (total / count).view(b, 1, channels, 1).expand_as(per_channel)
+    return torch.where(mask.view(b, n, 1, 1), mean, per_channel).reshape(b, n, p_dim)
 
 
 def mean_training_image(
