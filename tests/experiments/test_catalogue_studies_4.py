@@ -78,6 +78,14 @@ def test_cluster_study_quick_through_cli(quick_study: Any) -> None:
     assert rows["k-means"] > 0.4
     # training through the attractor dynamics improves on its k-means++ start
     assert rows["ClAM"] > rows["ClAM (untrained k-means++ start)"]
+    # the paper's protocol: Silhouette per dataset and method, and a plain verdict
+    protocol = _rows(run.out / "protocol.csv")
+    assert {r["dataset"] for r in protocol} == {"iris", "blobs-overlap"}
+    for row in protocol:
+        assert -1 <= float(row["silhouette_mean"]) <= 1 and row["seeds"] == "2"
+        if row["method"] == "k-means (n_init=10)":
+            assert float(row["silhouette_mean"]) > 0.1
+    assert "'up to 60 % over k-means' is" in run.stdout
 
 
 @pytest.mark.slow

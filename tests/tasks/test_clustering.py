@@ -87,3 +87,18 @@ def test_options_and_inputs_are_validated() -> None:
         ClAM(torch.randn(3))
     with pytest.raises(ValueError, match=r"points must have shape \(B, 2\)"):
         ClAM(torch.randn(3, 2)).step(torch.randn(4, 3))
+
+
+def test_masked_completion_moves_only_hidden_coordinates_and_vanishes_at_the_prototype() -> None:
+    gen = torch.Generator().manual_seed(3)
+    centre = torch.tensor([[2.0, -1.0, 0.5, 3.0]], dtype=F64)
+    model = ClAM(torch.cat([centre, -centre * 5]), beta=4.0, steps=6)
+    # a point equal to its prototype is completed exactly: the loss is ≈ 0
+    assert float(model.masked_completion_loss(centre, 0.5, gen).detach()) < 1e-8
+    far = ClAM(torch.cat([centre + 3.0, -centre * 5]), beta=4.0, steps=6)
+    loss = far.masked_completion_loss(centre.repeat(50, 1), 0.5, gen)
+    assert float(loss.detach()) > 1.0  # hidden coordinates completed from the wrong prototype
+    loss.backward()
+    assert far.prototypes.grad is not None and far.prototypes.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="mask_fraction"):
+        model.masked_completion_loss(centre, 1.0)

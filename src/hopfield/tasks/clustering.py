@@ -19,6 +19,12 @@ prototype nearest its attractor ``x_T``. The prototypes are trained by Adam on t
 reconstruction loss ``mean ‖x − x_T‖²``, back-propagating through the ``T``
 unrolled steps (the loss is small only when each point's basin holds a prototype
 close to it, the differentiable analogue of the k-means objective).
+
+The paper trains with a self-supervised *masked-completion* loss instead
+(:meth:`ClAM.masked_completion_loss`): a random subset ``m`` of each point's coordinates
+is hidden (set to 0), the dynamics run with the visible coordinates clamped and only
+the hidden ones moving, ``x_{t+1} = x_t + η m ⊙ (Pᵀ softmax(−(β/2)‖x_t − ρ‖²) − x_t)``,
+and the loss is ``mean ‖m ⊙ (x_T − x)‖²``, the error of the completed coordinates.
 """
 
 from __future__ import annotations
@@ -117,6 +123,25 @@ class ClAM(nn.Module):
         """Reconstruction loss ``mean_B ‖x − x_T‖²``."""
         x = self._check_points(points)
         return (self.forward(x) - x).square().sum(dim=1).mean()
+
+    def masked_completion_loss(
+        self, points: torch.Tensor, mask_fraction: float, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Masked-completion loss ``mean_B ‖m ⊙ (x_T − x)‖²`` (Saha et al. 2023, Alg. 1).
+
+        Each coordinate is hidden independently with probability ``mask_fraction``
+        (``m = 1``); the probe starts at ``(1 − m) ⊙ x`` and ``T`` steps move only the
+        hidden coordinates towards the memory's completion.
+        """
+        x = self._check_points(points)
+        if isinstance(mask_fraction, bool) or not 0 < float(mask_fraction) < 1:
+            raise ValueError(f"mask_fraction must lie in (0, 1), got {mask_fraction!r}")
+        uniform = torch.rand(x.shape, generator=generator, dtype=x.dtype, device="cpu")
+        hidden = (uniform < float(mask_fraction)).to(device=x.device, dtype=x.dtype)
+        probe = x * (1 - hidden)
+        for _ in range(self.steps):
+            probe = probe + self.step_size * hidden * (self._retrieve(probe) - probe)
+        return (hidden * (probe - x)).square().sum(dim=1).mean()
 
     def assign(self, points: torch.Tensor) -> torch.Tensor:
         """Cluster index ``(B,)``: the prototype nearest the attractor ``x_T``."""

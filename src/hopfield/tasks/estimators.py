@@ -42,6 +42,7 @@ def __getattr__(name: str) -> Any:
     """``AssociativeMemory`` is the deprecated name of :class:`AssociativeMemoryEstimator`."""
     return moved_attribute(__name__, name)
 
+
 _DTYPE = torch.float64
 
 
@@ -226,6 +227,10 @@ class ClAMClustering(ClusterMixin, BaseEstimator):
         lr: Adam learning rate.
         batch_size: minibatch size.
         n_init: number of k-means++ starts.
+        mask_fraction: ``None`` trains on ``‖x − x_T‖²``; a fraction in ``(0, 1)`` trains
+            on the paper's masked-completion loss with that share of coordinates hidden
+            (:meth:`~hopfield.tasks.clustering.ClAM.masked_completion_loss`). The start
+            with the lowest final ``‖x − x_T‖²`` is kept either way.
         random_state: seed of the starts and the minibatch order.
         device: torch device.
 
@@ -249,10 +254,12 @@ class ClAMClustering(ClusterMixin, BaseEstimator):
         lr: float = 0.05,
         batch_size: int = 128,
         n_init: int = 3,
+        mask_fraction: float | None = None,
         random_state: Any = None,
         device: str = "cpu",
     ) -> None:
         self.n_clusters = n_clusters
+        self.mask_fraction = mask_fraction
         self.beta = beta
         self.steps = steps
         self.step_size = step_size
@@ -273,6 +280,11 @@ class ClAMClustering(ClusterMixin, BaseEstimator):
         _check_real(self.lr, "lr")
         if not 0 < _check_real(self.step_size, "step_size") <= 1:
             raise ValueError(f"step_size must lie in (0, 1], got {self.step_size!r}")
+        if (
+            self.mask_fraction is not None
+            and not 0 < _check_real(self.mask_fraction, "mask_fraction") < 1
+        ):
+            raise ValueError(f"mask_fraction must lie in (0, 1), got {self.mask_fraction!r}")
 
     def _train_one(self, inputs: torch.Tensor, beta: float, seed: int) -> tuple[ClAM, float]:
         generator = torch.Generator().manual_seed(seed)
@@ -281,7 +293,11 @@ class ClAMClustering(ClusterMixin, BaseEstimator):
         optimizer = torch.optim.Adam(model.parameters(), lr=float(self.lr))
         for _ in range(int(self.epochs)):
             for index in _batches(inputs.shape[0], int(self.batch_size), generator):
-                loss = model.loss(inputs[index.to(self.device)])
+                batch = inputs[index.to(self.device)]
+                if self.mask_fraction is None:
+                    loss = model.loss(batch)
+                else:
+                    loss = model.masked_completion_loss(batch, self.mask_fraction, generator)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
