@@ -7,14 +7,13 @@ from types import SimpleNamespace
 import torch
 
 from hopfield.data import random_bipolar
-from hopfield.experiments import zoo
 from hopfield.explore import models
-from hopfield.models import RandomFeatureMemory
+from hopfield.models import RandomFeatureMemory, registry
 
 
 def test_catalogue_is_the_registry() -> None:
     infos = models.memory_catalogue()
-    assert [info.name for info in infos] == zoo.available_models()
+    assert [info.name for info in infos] == registry.available(registry.VECTOR_STATES)
     lsr = next(info for info in infos if info.name == "lsr")
     assert lsr.has_beta and lsr.default_beta is None  # pattern-dependent default
 
@@ -24,7 +23,7 @@ def test_one_step_is_the_models_own_recall_step() -> None:
     model = models.build_memory("modern-dot", patterns, beta=2.0)
     query = patterns[1] * torch.where(torch.arange(32) < 6, -1.0, 1.0)
     step = models.recall_step(model, query)
-    expected = zoo.recall_memory(model, query[None], steps=1)
+    expected = registry.recall_memory(model, query[None], steps=1)
     assert torch.equal(step.state, expected.states[0])
     assert step.energies == [float(expected.energies[-1, 0])]
     assert step.rejections is None

@@ -1,10 +1,9 @@
 """The memories of the recall view, by name: the one adapter to the model registry.
 
-:func:`build_memory` is the only place that turns a model name into a model; it uses
-:mod:`hopfield.experiments.zoo` (the names ``hopfield recall --model`` accepts) until
-``hopfield.models.registry`` replaces it. :func:`recall_step` runs the model's own
-``recall`` for a fixed number of updates, so the page shows exactly the dynamics the
-CLI runs.
+:func:`build_memory` is the only place that turns a model name into a model, through
+:mod:`hopfield.models.registry` (the names ``hopfield recall --model`` accepts: the
+memories stored as a pattern matrix). :func:`recall_step` runs the model's own
+``recall`` for one update, so the page shows exactly the dynamics the CLI runs.
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hopfield.experiments import zoo
 from hopfield.metrics.recall import overlap
+from hopfield.models import registry
 
 __all__ = ["MemoryInfo", "StepResult", "build_memory", "memory_catalogue", "recall_step"]
 
@@ -38,11 +37,11 @@ class MemoryInfo:
 def memory_catalogue() -> list[MemoryInfo]:
     """Every memory that can be built now, in registry order."""
     infos = []
-    for name in zoo.available_models():
-        entry = zoo.get_entry(name)
+    for name in registry.available(registry.VECTOR_STATES):
+        entry = registry.spec(name)
         fixed = entry.default_beta if isinstance(entry.default_beta, float) else None
-        has_beta = entry.default_beta is not None
-        recall = getattr(entry.load_class(), "recall", None)
+        has_beta = entry.beta_option is not None
+        recall = getattr(entry.memory_class, "recall", None)
         has_step = recall is not None and "step_size" in inspect.signature(recall).parameters
         infos.append(
             MemoryInfo(name, entry.binary, entry.energy, entry.paper, has_beta, fixed, has_step)
@@ -51,17 +50,13 @@ def memory_catalogue() -> list[MemoryInfo]:
 
 
 def build_memory(name: str, patterns: torch.Tensor, *, beta: float | None) -> nn.Module:
-    """Model ``name`` holding ``patterns`` ``(K, D)`` (``ValueError`` for an unknown name).
-
-    The single switch point to the registry: swap the body for
-    ``hopfield.models.registry.build(name, beta=beta)`` + ``store`` when it lands.
-    """
-    return zoo.build_memory(name, patterns, beta=beta)
+    """Model ``name`` holding ``patterns`` ``(K, D)`` (``ValueError`` for an unknown name)."""
+    return registry.build_memory(name, patterns, beta=beta)
 
 
 def is_binary(name: str) -> bool:
     """True when memory ``name`` updates ±1 states."""
-    return zoo.get_entry(name).binary
+    return registry.spec(name).binary
 
 
 def accepts_step_size(model: nn.Module) -> bool:
@@ -103,7 +98,7 @@ def recall_step(
     if options:
         result = model.recall(queries, steps=1, **options)  # type: ignore[operator]
     else:
-        result = zoo.recall_memory(model, queries, steps=1)
+        result = registry.recall_memory(model, queries, steps=1)
     rejected = _rejections(result)
     return StepResult(
         state=result.states[0].detach(),
