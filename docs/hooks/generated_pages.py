@@ -52,10 +52,10 @@ def _title_and_body(path: Path) -> tuple[str, str]:
 def model_catalogue() -> list[dict[str, Any]]:
     """Every named memory: ``name, class, module, states, energy, paper``.
 
-    The one place that knows where models are registered (the registry of
-    :mod:`hopfield.models.registry` once it exists, the zoo until then).
+    The vector memories of :mod:`hopfield.models.registry` (the ones the command
+    line builds by name).
     """
-    from hopfield.experiments.zoo import ZOO
+    from hopfield.models import registry
 
     return [
         {
@@ -66,7 +66,7 @@ def model_catalogue() -> list[dict[str, Any]]:
             "energy": entry.energy,
             "paper": entry.paper,
         }
-        for entry in ZOO.values()
+        for entry in map(registry.spec, registry.available(registry.VECTOR_STATES))
     ]
 
 

@@ -81,6 +81,7 @@ MOVED_NAMES: dict[str, dict[str, str]] = {
         "get_entry": "hopfield.models.registry.spec",
         "build_memory": "hopfield.models.registry.build_memory",
         "recall_memory": "hopfield.models.registry.recall_memory",
+        "DEFAULT_MODELS": "hopfield.experiments.demo_config.DEFAULT_MODELS",
     },
     "hopfield.io.pattern_store": {
         "shard_range": "hopfield.distributed.partition.shard_range",

@@ -13,10 +13,11 @@ import torch
 from PIL import Image
 
 from hopfield.cli import main
-from hopfield.experiments import demo, zoo
+from hopfield.experiments import demo
 from hopfield.experiments.demo import Corruption, DemoConfig, parse_corruption, run_demo
+from hopfield.models import registry
 
-AVAILABLE = zoo.available_models()
+AVAILABLE = registry.available(registry.VECTOR_STATES)
 
 
 def _rows_by_key(rows: list[dict[str, object]]) -> dict[tuple[str, str], dict[str, object]]:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from hopfield.cli import main
-from hopfield.experiments import zoo
 from hopfield.experiments.recall_cmd import run_capacity
+from hopfield.models import registry
 
-AVAILABLE = zoo.available_models()
+AVAILABLE = registry.available(registry.VECTOR_STATES)
 needs = pytest.mark.skipif(
     not {"modern-euclidean", "hopfield-hebbian"} <= set(AVAILABLE), reason="models not available"
 )

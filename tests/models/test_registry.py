@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from hopfield.data.generators import random_bipolar
+from hopfield.experiments import demo_config
 from hopfield.models import registry
 from hopfield.models.base import RecallResult
 
@@ -19,7 +20,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "models.md"
 
 
 def test_registry_names_and_defaults_are_consistent() -> None:
-    from hopfield.experiments.zoo import DEFAULT_MODELS
+    from hopfield.experiments.demo_config import DEFAULT_MODELS
 
     assert set(DEFAULT_MODELS) <= set(AVAILABLE)
     for name in registry.available():
@@ -48,6 +49,32 @@ def test_former_zoo_names_forward_to_the_registry_with_a_warning() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         assert zoo.ZooMemory is registry.RebuildingMemory
+    with pytest.warns(DeprecationWarning, match="demo_config"):
+        assert zoo.DEFAULT_MODELS == demo_config.DEFAULT_MODELS
+
+
+def test_no_module_of_the_package_imports_the_zoo_shim() -> None:
+    """The shim is for users only: the library and the app read the registry."""
+    import ast
+
+    import hopfield
+
+    root = Path(hopfield.__file__).resolve().parent
+    importers = []
+    for path in sorted(root.rglob("*.py")):
+        if path == root / "experiments" / "zoo.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+                names.append(node.module or "")
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            if "hopfield.experiments.zoo" in names:
+                importers.append(str(path.relative_to(root)))
+    assert importers == []
 
 
 @pytest.mark.parametrize("name", AVAILABLE)
@@ -98,6 +125,26 @@ def test_zoo_memory_builds_on_store_and_is_seeded() -> None:
         memory.store(patterns)
         runs.append(memory.recall(queries, max_steps=10).states)
     assert torch.equal(runs[0], runs[1])
+
+
+def test_rebuilding_memory_satisfies_the_contract_and_delegates() -> None:
+    from hopfield.models.base import AssociativeMemory
+
+    patterns = random_bipolar(4, 32, seed=6)
+    memory = registry.RebuildingMemory("modern-dot", beta=4.0)
+    assert isinstance(memory, AssociativeMemory)
+    with pytest.raises(ValueError, match="store"):
+        memory.energy(patterns)
+    memory.store(patterns)
+    inner = memory.model
+    assert inner is not None
+    queries = patterns.clone()
+    queries[:, :8] *= -1
+    assert torch.equal(memory.energy(queries), inner.energy(queries))
+    assert torch.equal(memory.step(queries), inner.step(queries))
+    loose = memory.recall(queries, max_steps=50, tol=1.0)
+    tight = memory.recall(queries, max_steps=50, tol=0.0)
+    assert loose.steps < tight.steps  # tol reaches the model
 
 
 @pytest.mark.skipif("lsr" not in AVAILABLE, reason="LSR model not available")

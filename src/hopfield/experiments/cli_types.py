@@ -240,9 +240,9 @@ def explicit_flags(args: argparse.Namespace) -> set[str]:
 
 def model_names() -> list[str]:
     """The model names the CLI accepts (the one adapter to the model registry)."""
-    from hopfield.experiments import zoo
+    from hopfield.models import registry
 
-    return list(zoo.ZOO)
+    return registry.available(registry.VECTOR_STATES)
 
 
 def model_name(text: str) -> str:

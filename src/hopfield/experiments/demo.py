@@ -8,7 +8,7 @@ Pipeline (``run_demo``):
 2. corrupt every pattern at several levels — bit flips (``x ↦ −x`` with probability
    p), occlusion of the bottom rows (filled with −1, the background), Gaussian
    noise — with one seeded generator, so all models see the same queries;
-3. store the patterns in each zoo model (:mod:`hopfield.experiments.zoo`), recall from
+3. store the patterns in each registry model (:mod:`hopfield.models.registry`), recall from
    the queries (occluded pixels are free, visible ones clamped, for models that
    support a mask), and score the binarised states against the binary patterns
    with :mod:`hopfield.metrics` (bit error, exact recall, overlap, nearest-pattern
@@ -33,7 +33,6 @@ from tqdm import tqdm
 
 from hopfield.data.datasets import flatten, load_dataset, to_centered
 from hopfield.data.generators import make_generator
-from hopfield.experiments import zoo
 from hopfield.experiments.demo_config import (
     DEFAULT_CORRUPTIONS,
     METRIC_COLUMNS,
@@ -44,6 +43,7 @@ from hopfield.experiments.demo_config import (
     parse_corruption,
 )
 from hopfield.experiments.demo_report import RecallRun, write_figures, write_tables_and_index
+from hopfield.models import registry
 
 __all__ = [
     "DEFAULT_CORRUPTIONS",
@@ -171,7 +171,7 @@ def _timed_recall(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
-    result = zoo.recall_memory(
+    result = registry.recall_memory(
         model, queries, steps=config.steps, max_steps=config.max_steps, mask=mask
     )
     if device.type == "cuda":
@@ -184,10 +184,10 @@ def _build_models(
 ) -> dict[str, torch.nn.Module]:
     models: dict[str, torch.nn.Module] = {}
     for name in config.models:
-        entry = zoo.get_entry(name)
+        entry = registry.spec(name)
         stored = binary if entry.binary else continuous
         try:
-            models[name] = zoo.build_memory(
+            models[name] = registry.build_memory(
                 name,
                 stored.to(config.device),
                 beta=config.beta,
@@ -202,7 +202,7 @@ def _build_models(
 def run_demo(config: DemoConfig) -> DemoResult:
     """Run the pipeline described in the module docstring and write ``config.out``."""
     for name in config.models:
-        zoo.get_entry(name)
+        registry.spec(name)
     start = time.perf_counter()
     continuous, image_shape, _labels = prepare_patterns(
         config.dataset, config.patterns, image_size=config.image_size, root=config.data_root
@@ -231,7 +231,7 @@ def run_demo(config: DemoConfig) -> DemoResult:
         runs: dict[str, RecallRun] = {}
         for name, model in models.items():
             bar.set_postfix_str(f"{name} {corruption.label}")
-            entry = zoo.get_entry(name)
+            entry = registry.spec(name)
             model_queries = (binarize(queries) if entry.binary else queries).to(config.device)
             mask = None if known is None else known.to(config.device)
             recalled, seconds = _timed_recall(model, model_queries, mask, config)

@@ -13,10 +13,11 @@ from typing import Any
 
 from hopfield.data.datasets import DATASET_NAMES
 from hopfield.experiments import cli_types as types
-from hopfield.experiments import report, zoo
+from hopfield.experiments import report
 from hopfield.experiments.demo import DemoResult, run_demo
 from hopfield.experiments.demo_config import (
     DEFAULT_CORRUPTION_TEXT,
+    DEFAULT_MODELS,
     METRIC_COLUMNS,
     QUICK_SETTINGS,
     DemoConfig,
@@ -116,15 +117,15 @@ def register(subparsers: Any) -> None:
         help="main job: store images, corrupt them, recall with every model, write runs/demo/",
         description=(
             "Store a bundled image set, corrupt it (bit flips, occlusion, noise), recall it "
-            "with every model of the zoo and write PNG grids, energy traces, a metrics "
-            "table (CSV/JSON) and index.html."
+            "with every vector memory of the registry and write PNG grids, energy traces, a "
+            "metrics table (CSV/JSON) and index.html."
         ),
     )
     add_common_options(parser, out="runs/demo")
     parser.add_argument(
         "--models",
         type=types.model_list,
-        default=",".join(zoo.DEFAULT_MODELS),
+        default=",".join(DEFAULT_MODELS),
         help=f"comma-separated model names (from: {', '.join(types.model_names())})",
     )
     parser.add_argument(

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hopfield.experiments import zoo
-
 __all__ = [
     "DEFAULT_CORRUPTIONS",
     "DEFAULT_CORRUPTION_TEXT",
+    "DEFAULT_MODELS",
     "METRIC_COLUMNS",
     "QUICK_SETTINGS",
     "Corruption",
@@ -22,6 +21,19 @@ __all__ = [
     "DemoResult",
     "parse_corruption",
 ]
+
+DEFAULT_MODELS: tuple[str, ...] = (
+    "hopfield-hebbian",
+    "hopfield-storkey",
+    "hopfield-pinv",
+    "dense-poly3",
+    "dense-exp",
+    "modern-dot",
+    "modern-euclidean",
+    "lsr",
+    "linear",
+)
+"""Registry names the demo runs by default (every family of vector memories)."""
 
 _KINDS = ("flip", "occlude", "noise")
 METRIC_COLUMNS = (
@@ -109,7 +121,7 @@ class DemoConfig:
     patterns: int = 16
     image_size: int = 32
     data_root: str | None = None
-    models: tuple[str, ...] = zoo.DEFAULT_MODELS
+    models: tuple[str, ...] = DEFAULT_MODELS
     corruptions: tuple[Corruption, ...] = DEFAULT_CORRUPTIONS
     seed: int = 0
     device: str = "cpu"

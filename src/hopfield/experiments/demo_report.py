@@ -9,8 +9,9 @@ from typing import Any
 
 import torch
 
-from hopfield.experiments import report, zoo
+from hopfield.experiments import report
 from hopfield.experiments.demo_config import METRIC_COLUMNS, Corruption, DemoConfig, DemoResult
+from hopfield.models import registry
 
 __all__ = ["RecallRun", "write_figures", "write_tables_and_index"]
 
@@ -114,7 +115,7 @@ def write_tables_and_index(config: DemoConfig, result: DemoResult) -> None:
             "energy": e.energy,
             "paper": e.paper,
         }
-        for name, e in ((n, zoo.get_entry(n)) for n in config.models)
+        for name, e in ((n, registry.spec(n)) for n in config.models)
         if name not in result.skipped
     ]
     sections.append(report.ReportSection("Models", table=models))

@@ -1,7 +1,7 @@
 """``hopfield recall`` and ``hopfield capacity``: one model, from the command line.
 
 * ``hopfield recall --model NAME --dataset NAME --corruption flip:0.2`` stores images,
-  corrupts them, recalls with one zoo model and writes the same report as the demo
+  corrupts them, recalls with one registry model and writes the same report as the demo
   (grid, energy trace, metrics CSV/JSON, ``index.html``) to ``--out``.
 * ``hopfield capacity --model NAME --neurons N --max-error E`` searches the largest
   number K of random ±1 patterns (continuous models: the same patterns as real
@@ -21,10 +21,11 @@ from typing import Any
 from tqdm import tqdm
 
 from hopfield.experiments import cli_types as types
-from hopfield.experiments import report, zoo
+from hopfield.experiments import report
 from hopfield.experiments.demo_cli import add_common_options, config_from_args, run_from_cli
 from hopfield.experiments.demo_config import METRIC_COLUMNS
 from hopfield.metrics.capacity import CapacityResult, capacity_search
+from hopfield.models import registry
 
 __all__ = ["register", "run_capacity"]
 
@@ -34,7 +35,7 @@ def register(subparsers: Any) -> None:
     recall = subparsers.add_parser(
         "recall",
         help="store images, corrupt them, recall with one model, write a report",
-        description="Store a dataset's images in one zoo model, corrupt and recall them.",
+        description="Store a dataset's images in one registry model, corrupt and recall them.",
     )
     recall.add_argument("--model", required=True, type=types.model_name, help="model name")
     recall.add_argument(
@@ -127,21 +128,21 @@ def run_capacity(
     device: str = "cpu",
     progress: bool = False,
 ) -> CapacityResult:
-    """Capacity of zoo ``model`` at N = ``neurons`` by binary search over K.
+    """Capacity of registry model ``model`` at N = ``neurons`` by binary search over K.
 
     Each trial stores K random ±1 patterns in a fresh model
-    (:class:`~hopfield.experiments.zoo.ZooMemory`), recalls from them with a fraction
+    (:class:`~hopfield.models.registry.RebuildingMemory`), recalls from them with a fraction
     ``flip`` of flipped bits and scores the binarised states; K passes when the mean
     error over ``trials`` is ≤ ``max_error``
     (:func:`hopfield.metrics.capacity.capacity_search`). Seeded and reproducible;
     ``progress`` shows a progress bar counting the trials.
     """
-    zoo.get_entry(model)
+    registry.spec(model)
     bar = tqdm(desc=f"capacity {model}", unit="trial", disable=not progress, file=sys.stderr)
 
-    def make_model(num_neurons: int, trial_seed: int) -> zoo.ZooMemory:
+    def make_model(num_neurons: int, trial_seed: int) -> registry.RebuildingMemory:
         bar.update(1)
-        return zoo.ZooMemory(model, beta=beta, seed=trial_seed, device=device)
+        return registry.RebuildingMemory(model, beta=beta, seed=trial_seed, device=device)
 
     with bar:
         return capacity_search(

@@ -5,7 +5,8 @@ The former names keep working for one release, with a ``DeprecationWarning``:
 ``ZooEntry`` (:class:`~hopfield.models.registry.MemorySpec`), ``get_entry``
 (:func:`~hopfield.models.registry.spec`), ``available_models``, ``build_memory``,
 ``recall_memory`` and ``ZooMemory`` (:class:`~hopfield.models.registry.RebuildingMemory`).
-:data:`DEFAULT_MODELS` is the demo's choice and stays here.
+:data:`DEFAULT_MODELS` (the demo's choice) is now
+:data:`hopfield.experiments.demo_config.DEFAULT_MODELS`.
 """
 
 from __future__ import annotations
@@ -17,20 +18,7 @@ from typing import Any
 from hopfield._deprecated import moved_attribute
 from hopfield.models import registry
 
-__all__ = ["DEFAULT_MODELS"]
-
-DEFAULT_MODELS: tuple[str, ...] = (
-    "hopfield-hebbian",
-    "hopfield-storkey",
-    "hopfield-pinv",
-    "dense-poly3",
-    "dense-exp",
-    "modern-dot",
-    "modern-euclidean",
-    "lsr",
-    "linear",
-)
-"""Models the demo runs by default (every family of vector memories)."""
+__all__: list[str] = []
 
 
 def _available_models(names: Sequence[str] | None = None) -> list[str]:

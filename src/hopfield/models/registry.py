@@ -190,23 +190,41 @@ class RebuildingMemory:
             self.entry.name, patterns, beta=self.beta, seed=self.seed, device=self.device
         )
 
+    def _stored(self) -> nn.Module:
+        if self.model is None:
+            raise ValueError("the memory is empty: call store(patterns) before recall")
+        return self.model
+
+    def energy(self, states: torch.Tensor) -> torch.Tensor:
+        """The stored model's energy of ``states``, on the states' device."""
+        energy = self._stored().energy(states.to(self.device))  # type: ignore[operator]
+        return energy.to(states.device)
+
+    def step(self, states: torch.Tensor, *, mask: torch.Tensor | None = None) -> Any:
+        """One update of the stored model (its own ``step``), on the model's device."""
+        moved = None if mask is None else mask.to(self.device)
+        return self._stored().step(states.to(self.device), mask=moved)  # type: ignore[operator]
+
     def recall(
         self,
         queries: torch.Tensor,
         *,
         steps: int | None = None,
         max_steps: int = 100,
+        tol: float | None = None,
         mask: torch.Tensor | None = None,
     ) -> RecallResult:
-        """:func:`recall_memory` of the stored model; results on the queries' device."""
-        if self.model is None:
-            raise ValueError("the memory is empty: call store(patterns) before recall")
-        result = recall_memory(
-            self.model,
-            queries.to(self.device),
-            steps=steps,
-            max_steps=max_steps,
-            mask=None if mask is None else mask.to(self.device),
-        )
+        """The stored model's ``recall`` (its own ``tol`` unless given); results on the
+        queries' device."""
+        model = self._stored()
+        moved = None if mask is None else mask.to(self.device)
+        if tol is None:
+            result = recall_memory(
+                model, queries.to(self.device), steps=steps, max_steps=max_steps, mask=moved
+            )
+        else:
+            result = model.recall(  # type: ignore[operator]
+                queries.to(self.device), steps=steps, max_steps=max_steps, tol=tol, mask=moved
+            )
         result.states = result.states.to(queries.device)
         return result
