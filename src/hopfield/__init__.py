@@ -17,7 +17,7 @@ import logging
 from hopfield import _deprecated
 from hopfield._version import __version__
 from hopfield.core import HAM, DescentResult, Neurons, descend
-from hopfield.io import load, save
+from hopfield.io import from_pretrained, load, save, save_pretrained
 from hopfield.models import (
     ClassicalHopfield,
     DenseAssociativeMemory,
@@ -53,6 +53,8 @@ __all__ = [
     "RecallResult",
     "__version__",
     "descend",
+    "from_pretrained",
     "load",
     "save",
+    "save_pretrained",
 ]

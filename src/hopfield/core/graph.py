@@ -29,6 +29,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from hopfield.core.config import Configurable
 from hopfield.core.neurons import Neurons
 from hopfield.core.synapses.base import Synapse
 
@@ -70,7 +71,7 @@ def _synapse_energy_and_grad(
     return energy, (grads,) if isinstance(grads, torch.Tensor) else tuple(grads)
 
 
-class HAM(nn.Module):
+class HAM(Configurable, nn.Module):
     """A Hierarchical Associative Memory: neurons, hypersynapses and their connections.
 
     Energy ``E = Σ_l [⟨x_l, ĝ_l⟩ − L_l(x_l)] + Σ_s E_s(ĝ…)`` (one value per batch

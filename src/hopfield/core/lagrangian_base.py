@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hopfield.core.config import Configurable
+
 __all__ = ["Lagrangian", "check_lagrangian_input", "sum_non_batch"]
 
 
@@ -36,7 +38,7 @@ def check_lagrangian_input(x: object, name: str = "x") -> torch.Tensor:
     return x
 
 
-class Lagrangian(nn.Module):
+class Lagrangian(Configurable, nn.Module):
     """Base class: subclasses implement :meth:`forward` (``L``) and :meth:`activation`.
 
     ``forward(x)`` returns ``L(x)`` with shape ``(B,)``; ``activation(x)`` returns

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from hopfield._validation import check_positive
+from hopfield.core.config import Configurable
 from hopfield.core.lagrangian_base import Lagrangian
 
 __all__ = ["Neurons"]
@@ -35,7 +36,7 @@ def _check_shape(shape: object) -> tuple[int, ...]:
     return dims
 
 
-class Neurons(nn.Module):
+class Neurons(Configurable, nn.Module):
     """A layer of neurons described by a Lagrangian (Krotov & Hopfield 2021).
 
     State ``x: (B, *shape)``; activation ``g = ∇L(x)`` (:meth:`activation`, also

@@ -2,6 +2,8 @@
 
 * :mod:`hopfield.io.model_files` — save and load models as safetensors files
   (:func:`save`, :func:`load`, checkpoints, the allow-list of loadable classes);
+* :mod:`hopfield.io.pretrained` — hub-style directories (``model.safetensors`` +
+  ``config.json``): :func:`save_pretrained`, :func:`from_pretrained`;
 * :mod:`hopfield.io.pattern_store` — pattern matrices on disk (``.npy`` /
   ``.safetensors``) read in chunks, the storage behind
   :class:`~hopfield.models.streaming_memory.StreamingMemory` and
@@ -23,16 +25,20 @@ from hopfield.io.model_files import (
     save,
     save_checkpoint,
 )
+from hopfield.io.pretrained import PretrainedMixin, from_pretrained, save_pretrained
 
 __all__ = [
     "BUILTIN_MODELS",
     "FORMAT_VERSION",
+    "PretrainedMixin",
+    "from_pretrained",
     "load",
     "load_checkpoint",
     "register_model",
     "registered_models",
     "save",
     "save_checkpoint",
+    "save_pretrained",
 ]
 
 

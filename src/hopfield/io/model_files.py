@@ -26,9 +26,10 @@ Models
 ------
 A model is saveable when its class is registered (:func:`register_model`, or one of
 the built-in models listed in ``BUILTIN_MODELS``: the memory classes of
-:mod:`hopfield.models.registry`, the Energy Transformer and the ``hopfield.nn`` layers) and
-it defines ``get_config() -> dict`` such that ``cls(**get_config())`` builds an
-equivalent, untrained module. :func:`load` constructs ``cls(**config)``, checks that
+:mod:`hopfield.models.registry`, the Energy Transformer, the ``hopfield.nn`` layers and
+the HAM graph) and it defines ``get_config() -> dict`` such that ``cls(**get_config())``
+(or ``cls.from_config(get_config())`` where the class defines it, as the HAM graph does)
+builds an equivalent, untrained module. :func:`load` constructs it, checks that
 the file's tensor names and dtypes match the fresh module's ``state_dict()``, then
 calls ``load_state_dict(strict=True)``. Buffers whose size depends on the stored
 data (e.g. the pattern matrix of a memory) are handled in either of two ways:
@@ -79,16 +80,24 @@ _HEADER_LIMIT = 100 * 1024 * 1024  # safetensors' own cap on the JSON header siz
 
 def _builtin_classes() -> dict[str, type[nn.Module]]:
     """The library's own saveable models by import path: every memory class of
-    :mod:`hopfield.models.registry` with ``get_config``, the Energy Transformer and the
-    ``hopfield.nn`` layers."""
+    :mod:`hopfield.models.registry`, the Energy Transformer, the HAM graph and the
+    layers of :mod:`hopfield.nn` and :mod:`hopfield.compat.hflayers` (those with
+    ``get_config``)."""
+    from hopfield import nn as layers
+    from hopfield.compat import hflayers
+    from hopfield.core.graph import HAM
     from hopfield.models.energy_transformer import EnergyTransformer
     from hopfield.models.registry import memory_classes
-    from hopfield.nn.hopfield import Hopfield
-    from hopfield.nn.lookup import HopfieldLayer
-    from hopfield.nn.pooling import HopfieldPooling
+    from hopfield.nn.binary_attention import BinaryCAMAttention
+    from hopfield.nn.gam import GAMBlock
 
-    classes = (*memory_classes(), EnergyTransformer, Hopfield, HopfieldPooling, HopfieldLayer)
-    return {_class_path(c): c for c in classes if callable(getattr(c, "get_config", None))}
+    exported = [getattr(package, n) for package in (layers, hflayers) for n in package.__all__]
+    classes = (*memory_classes(), EnergyTransformer, HAM, BinaryCAMAttention, GAMBlock, *exported)
+    return {
+        _class_path(c): c
+        for c in classes
+        if isinstance(c, type) and issubclass(c, nn.Module) and callable(getattr(c, "get_config", None))
+    }
 
 
 def __getattr__(name: str) -> Any:
@@ -379,8 +388,9 @@ def load(path: PathLike, *, map_location: str | torch.device = "cpu") -> nn.Modu
         )
     cls = _resolve_class(metadata[_KEY_CLASS], path)
     config = _decode_config(metadata[_KEY_CONFIG], path)
+    from_config = getattr(cls, "from_config", None)  # nested configs (a HAM's layers)
     try:
-        module = cls(**config)
+        module = from_config(config) if callable(from_config) else cls(**config)
     except Exception as exc:
         raise ValueError(
             f"{path}: could not construct {cls.__qualname__}(**config): {exc}"

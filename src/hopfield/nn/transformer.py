@@ -159,6 +159,25 @@ class HopfieldEncoderLayer(nn.Module):
     def batch_first(self) -> bool:
         return self.self_attn.batch_first
 
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`)."""
+        attention = self.self_attn.get_config()
+        return {
+            "d_model": self.linear1.in_features,
+            "nhead": attention["num_heads"],
+            "dim_feedforward": self.linear1.out_features,
+            "dropout": self.dropout.p,
+            "activation": self.activation_name,
+            "layer_norm_eps": self.norm1.eps,
+            "batch_first": self.batch_first,
+            "norm_first": self.norm_first,
+            "bias": self.linear1.bias is not None,
+            "beta": attention["beta"],
+            "update_steps": attention["update_steps"],
+            "normalizer": attention["normalizer"],
+            "top_k": attention["top_k"],
+        }
+
     @classmethod
     def from_torch(cls, layer: nn.TransformerEncoderLayer) -> HopfieldEncoderLayer:
         """A layer with the weights of ``layer`` (β = 1/√head_dim, one update): equal outputs."""

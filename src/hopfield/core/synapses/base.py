@@ -10,10 +10,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hopfield.core.config import Configurable
+
 __all__ = ["Synapse"]
 
 
-class Synapse(nn.Module):
+class Synapse(Configurable, nn.Module):
     """Base class: implement :meth:`energy`; override :meth:`grad` with a closed form.
 
     ``energy(*activations) -> (B,)``. ``grad(*activations)`` returns the tuple
