@@ -474,6 +474,23 @@ def _build_lookup(cls: Any) -> tuple[Any, dict[str, Any]]:
     return model.eval(), {"forward": (torch.randn(2, 8),)}
 
 
+def _build_encoder(cls: Any) -> tuple[Any, dict[str, Any]]:
+    model = cls(8, 2, 16, dropout=0.0)
+    return model.eval(), {"forward": (torch.randn(2, 5, 8),)}
+
+
+def _build_ham(cls: Any) -> tuple[Any, dict[str, Any]]:
+    from hopfield.core import DenseMemorySynapse, Exp, Neurons, SphericalNorm
+
+    model = cls(
+        neurons={"v": Neurons(8, SphericalNorm(8)), "h": Neurons(4, Exp(2.0))},
+        synapses={"memory": DenseMemorySynapse(6, 8, beta=4.0)},
+        connections=[(("v",), "memory")],
+    )
+    states = {"v": torch.randn(3, 8), "h": torch.randn(3, 4)}
+    return model, {"energy": (states,)}
+
+
 _BUILDERS = {
     "hopfield.models.classical.ClassicalHopfield": _build_classical,
     "hopfield.models.dense.DenseAssociativeMemory": _build_dense,
@@ -487,6 +504,9 @@ _BUILDERS = {
     "hopfield.nn.hopfield.Hopfield": _build_hopfield,
     "hopfield.nn.pooling.HopfieldPooling": _build_pooling,
     "hopfield.nn.lookup.HopfieldLayer": _build_lookup,
+    "hopfield.nn.transformer.HopfieldEncoderLayer": _build_encoder,
+    "hopfield.nn.transformer.EnergyTransformerEncoderLayer": _build_encoder,
+    "hopfield.core.graph.HAM": _build_ham,
 }
 
 

@@ -17,29 +17,38 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from functools import cache
 from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
+from hopfield.core.separation import Separation
+
 __all__ = ["Configurable", "build", "config_of", "core_classes", "spec_of"]
 
 _CLASS_KEY = "__class__"
 _ITEMS_KEY = "__items__"
+_BASES = frozenset({"Lagrangian", "Synapse"})  # abstract: nothing to rebuild
 INIT_ONLY = frozenset({"generator", "std", "init_std"})
 """Constructor arguments that only shape the random initial values (the state replaces them)."""
 
 T = TypeVar("T")
 
 
-@cache
 def core_classes() -> dict[str, type]:
-    """The classes a config may name: every class :mod:`hopfield.core` exports, by name."""
-    import hopfield.core as core  # the package facade; imported late (it imports this module)
-
-    found = {name: getattr(core, name) for name in core.__all__}
-    return {name: cls for name, cls in found.items() if isinstance(cls, type)}
+    """The classes a config may name, by name: the public subclasses of
+    :class:`Configurable` and :class:`~hopfield.core.separation.Separation` defined in
+    :mod:`hopfield.core` (found through ``__subclasses__``, nothing is imported)."""
+    found: dict[str, type] = {}
+    pending: list[type] = [Configurable, Separation]
+    while pending:
+        subclasses: list[type] = pending.pop().__subclasses__()
+        for sub in subclasses:
+            pending.append(sub)
+            public = not sub.__name__.startswith("_") and sub.__name__ not in _BASES
+            if public and sub.__module__.startswith("hopfield.core."):
+                found[sub.__name__] = sub
+    return found
 
 
 def _memory_synapse(obj: Any, config: dict[str, Any]) -> None:
