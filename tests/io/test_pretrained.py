@@ -3,15 +3,19 @@ come back with bit-identical state and identical outputs; tampering is refused."
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from torch import nn
 
 import hopfield
+from hopfield.compat import hflayers
 from hopfield.core import (
     HAM,
     DenseMemorySynapse,
@@ -23,27 +27,23 @@ from hopfield.core import (
     descend,
 )
 from hopfield.io import PretrainedMixin, from_pretrained, register_model, save_pretrained
-from hopfield.nn import Hopfield, HopfieldLayer, HopfieldPooling
-from hopfield.nn.transformer import EnergyTransformerEncoderLayer, HopfieldEncoderLayer
+from hopfield.models import EnergyTransformer, registry
+from hopfield.models.bures_wasserstein import commuting_gaussians_on_sphere
+from hopfield.models.sparse_recovery import bounded_integer_dataset, sparse_corruption
+from hopfield.nn import (
+    EnergyTransformerEncoderLayer,
+    Hopfield,
+    HopfieldDecoderLayer,
+    HopfieldEncoderLayer,
+    HopfieldLayer,
+    HopfieldPooling,
+)
+from hopfield.nn.binary_attention import BinaryCAMAttention
+from hopfield.nn.gam import GAMBlock
 
 
-def _memory_names() -> list[str]:
-    """The registry's model names (the zoo until hopfield.models.registry lands)."""
-    from hopfield.experiments.zoo import available_models
-
-    return available_models()
-
-
-def _build_memory(name: str, patterns: torch.Tensor) -> nn.Module:
-    from hopfield.experiments.zoo import build_memory
-
-    return build_memory(name, patterns)
-
-
-def _recall(model: nn.Module, queries: torch.Tensor) -> hopfield.RecallResult:
-    from hopfield.experiments.zoo import recall_memory
-
-    return recall_memory(model, queries, max_steps=5)
+def _class_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _same_state(a: nn.Module, b: nn.Module) -> None:
@@ -64,38 +64,89 @@ def _round_trip(module: nn.Module, tmp_path: Path) -> nn.Module:
     return loaded
 
 
-@pytest.mark.parametrize("name", _memory_names())
-def test_every_memory_round_trips_with_identical_energy_and_recall(
-    name: str, tmp_path: Path
-) -> None:
+def _memory_case(name: str) -> tuple[nn.Module, torch.Tensor, dict[str, Any]]:
+    """Registry memory ``name`` with patterns stored: ``(model, queries, recall options)``."""
     generator = torch.Generator().manual_seed(0)
+    state = registry.spec(name).state
+    if state == "gaussian":
+        means, covariances, _ = commuting_gaussians_on_sphere(4, 3, seed=0)
+        model = registry.build(name, beta=2.0)
+        model.store(means, covariances=covariances)
+        return model, means[:2] + 0.1, {"covariances": covariances[:2].clone()}
+    if state == "phase":
+        patterns = torch.randint(0, 2, (4, 12), generator=generator).double() * 2 - 1
+        model = registry.build(name, num_oscillators=12, quartic=1.0)
+        model.store(patterns)
+        return model, torch.remainder(model.encode(patterns[:2]) + 0.3, 2 * math.pi), {}
+    if state == "constrained":
+        data, _ = bounded_integer_dataset(24, 12, 4, seed=0)
+        model = registry.build(name)
+        model.store(data)
+        return model, sparse_corruption(data[:2], 1, seed=1)[0], {}
     patterns = torch.randn(6, 16, generator=generator).sign()
-    model = _build_memory(name, patterns)
-    loaded = _round_trip(model, tmp_path)
+    model = registry.build_memory(name, patterns)
     queries = patterns[:3].clone()
     queries[:, :4] *= -1
-    if hasattr(model, "energy"):
-        assert torch.equal(model.energy(queries), loaded.energy(queries))
-    before, after = _recall(model, queries), _recall(loaded, queries)
+    return model, queries, {}
+
+
+@pytest.mark.parametrize("name", registry.available())
+def test_every_registry_memory_round_trips_with_identical_energy_and_recall(
+    name: str, tmp_path: Path
+) -> None:
+    model, queries, options = _memory_case(name)
+    loaded = _round_trip(model, tmp_path)
+    before = model.recall(queries, max_steps=5, **options)
+    after = loaded.recall(queries, max_steps=5, **options)
     assert torch.equal(before.states, after.states)
     assert torch.equal(before.energies, after.energies)
 
 
-def _layers() -> dict[str, Callable[[], tuple[nn.Module, tuple[torch.Tensor, ...]]]]:
+def _layers() -> dict[str, Callable[[], tuple[nn.Module, tuple[Any, ...]]]]:
     x = torch.randn(2, 5, 8, generator=torch.Generator().manual_seed(1))
+    memory = torch.randn(2, 7, 8, generator=torch.Generator().manual_seed(2))
+    encoder_options = {"dropout": 0.0, "beta": 0.7, "update_steps": 2}
     return {
         "Hopfield": lambda: (Hopfield(8, num_heads=2, update_steps=2), (x, x, x)),
         "HopfieldPooling": lambda: (HopfieldPooling(8, num_queries=2), (x,)),
         "HopfieldLayer": lambda: (HopfieldLayer(8, 4), (x,)),
-        "HopfieldEncoderLayer": lambda: (
-            HopfieldEncoderLayer(8, 2, 16, dropout=0.0, beta=0.7, update_steps=2),
-            (x,),
+        "HopfieldEncoderLayer": lambda: (HopfieldEncoderLayer(8, 2, 16, **encoder_options), (x,)),
+        "HopfieldDecoderLayer": lambda: (
+            HopfieldDecoderLayer(8, 2, 16, norm_first=True, **encoder_options),
+            (x, memory),
         ),
         "EnergyTransformerEncoderLayer": lambda: (
             EnergyTransformerEncoderLayer(8, 2, 16, dropout=0.0, steps=2),
             (x,),
         ),
+        "BinaryCAMAttention": lambda: (BinaryCAMAttention(8, 2, tile=4, k1=1, k2=3), (x, x, x)),
+        "GAMBlock": lambda: (GAMBlock(8, 4, dropout=0.0), (x,)),
+        "EnergyTransformer": lambda: (
+            EnergyTransformer(8, 4, num_features=16, num_heads=2, head_dim=4, num_memories=8),
+            (torch.rand(2, 1, 8, 8),),
+        ),
+        "hflayers.Hopfield": lambda: (
+            hflayers.Hopfield(input_size=8, hidden_size=6, num_heads=2, update_steps_max=2),
+            (x,),
+        ),
+        "hflayers.HopfieldPooling": lambda: (
+            hflayers.HopfieldPooling(input_size=8, hidden_size=6, quantity=2),
+            (x,),
+        ),
+        "hflayers.HopfieldLayer": lambda: (
+            hflayers.HopfieldLayer(input_size=8, quantity=5, lookup_weights_as_separated=True),
+            (x,),
+        ),
     }
+
+
+def test_the_cases_cover_every_builtin_class() -> None:
+    memories = {_class_path(registry.spec(name).memory_class) for name in registry.available()}
+    layers = set(hopfield.io.BUILTIN_MODELS) - memories - {_class_path(HAM)}
+    built = {
+        f"{type(m).__module__}.{type(m).__qualname__}" for m, _ in (f() for f in _layers().values())
+    }
+    assert built == layers
 
 
 @pytest.mark.parametrize("name", list(_layers()))
@@ -108,7 +159,18 @@ def test_every_layer_round_trips_with_identical_forward(name: str, tmp_path: Pat
             parameter.add_(0.01 * torch.randn_like(parameter))
     loaded = _round_trip(layer, tmp_path)
     with torch.no_grad():
-        assert torch.equal(layer(*inputs), loaded(*inputs))
+        ours, theirs = layer(*inputs), loaded(*inputs)
+    for a, b in zip(_tensors(ours), _tensors(theirs), strict=True):
+        assert torch.equal(a, b)
+
+
+def _tensors(output: Any) -> list[torch.Tensor]:
+    """The tensors of a forward's result (a tensor, a tuple or a dataclass such as ETOutput)."""
+    if isinstance(output, torch.Tensor):
+        return [output]
+    if dataclasses.is_dataclass(output):
+        output = [getattr(output, field.name) for field in dataclasses.fields(output)]
+    return [t for t in output if isinstance(t, torch.Tensor)]
 
 
 def _ham() -> HAM:

@@ -93,11 +93,8 @@ def _builtin_classes() -> dict[str, type[nn.Module]]:
 
     exported = [getattr(package, n) for package in (layers, hflayers) for n in package.__all__]
     classes = (*memory_classes(), EnergyTransformer, HAM, BinaryCAMAttention, GAMBlock, *exported)
-    return {
-        _class_path(c): c
-        for c in classes
-        if isinstance(c, type) and issubclass(c, nn.Module) and callable(getattr(c, "get_config", None))
-    }
+    modules = [c for c in classes if isinstance(c, type) and issubclass(c, nn.Module)]
+    return {_class_path(c): c for c in modules if callable(getattr(c, "get_config", None))}
 
 
 def __getattr__(name: str) -> Any:

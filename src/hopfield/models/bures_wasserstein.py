@@ -170,6 +170,12 @@ def _w2_squared(
 
 
 # --- the memory --------------------------------------------------------------------------
+def _derive_roots(module: BuresWassersteinMemory, _keys: object) -> None:
+    """After ``load_state_dict``: the covariance square roots (not saved) from the covariances."""
+    if module.covariances.numel():
+        module.covariance_roots = _eig_function(module.covariances, 0.5, 0.0)
+
+
 class BuresWassersteinMemory(nn.Module):
     """Dense AM on Gaussians with energy ``E(ξ) = −β⁻¹ log Σ_i exp(−β W₂²(X_i, ξ))``.
 
@@ -222,6 +228,16 @@ class BuresWassersteinMemory(nn.Module):
         self.eig_floor = check_positive(eig_floor, "eig_floor")
         for name in ("means", "covariances", "covariance_roots"):
             self.register_buffer(name, torch.empty(0), persistent=name != "covariance_roots")
+        self.register_load_state_dict_post_hook(_derive_roots)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`)."""
+        return {
+            "beta": self.beta,
+            "max_iterations": self.max_iterations,
+            "tol": self.tol,
+            "eig_floor": self.eig_floor,
+        }
 
     # --- storage -------------------------------------------------------------------------
     @keywords_after_first("covariances")

@@ -171,6 +171,16 @@ class KernelizedHopfield(nn.Module):
         self.register_buffer("feature_weight", torch.empty(0))
         self.register_buffer("patterns", torch.empty(0))
 
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`)."""
+        return {
+            "feature_dim": self.feature_dim,
+            "beta": self.beta,
+            "normalizer": self.normalizer,
+            "max_iterations": self.max_iterations,
+            "tol": self.tol,
+        }
+
     # --- feature map ---------------------------------------------------------------------
     def set_feature_map(self, weight: torch.Tensor) -> KernelizedHopfield:
         """Use ``weight`` ``(feature_dim, d)`` as W."""

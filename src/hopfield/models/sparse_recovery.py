@@ -94,6 +94,13 @@ def _symmetric_orthonormalize(rows: torch.Tensor) -> torch.Tensor:
     return inverse_root @ rows
 
 
+def _derive_pinv(module: SparseRecoveryMemory, _keys: object) -> None:
+    """The pseudo-inverse of the constraints (not saved; rebuilt after ``load_state_dict``)."""
+    if module.constraints.numel():
+        rows = module.constraints
+        module.constraints_pinv = torch.linalg.pinv(rows.to(torch.float64)).to(rows.dtype)
+
+
 class SparseRecoveryMemory(nn.Module):
     """Sparse-recovery associative memory (Mazumdar & Rawat 2015).
 
@@ -147,6 +154,18 @@ class SparseRecoveryMemory(nn.Module):
         self.debias = bool(debias)
         self.register_buffer("constraints", torch.empty(0))
         self.register_buffer("constraints_pinv", torch.empty(0), persistent=False)
+        self.register_load_state_dict_post_hook(_derive_pinv)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`)."""
+        return {
+            "solver": self.solver,
+            "max_iterations": self.max_iterations,
+            "rho": self.rho,
+            "support_tol": self.support_tol,
+            "residual_tol": self.residual_tol,
+            "debias": self.debias,
+        }
 
     @staticmethod
     def _check_solver(solver: object) -> str:
@@ -250,8 +269,9 @@ class SparseRecoveryMemory(nn.Module):
         check_finite(rows, "constraints")
         if rows.shape[0] >= rows.shape[1]:
             raise ValueError(f"constraints must have m < n rows, got shape {tuple(rows.shape)}")
-        self.constraints = rows.detach().clone()
-        self.constraints_pinv = torch.linalg.pinv(rows.detach().to(torch.float64)).to(rows.dtype)
+        # Row-major like a loaded copy, so a saved model recalls bit for bit the same.
+        self.constraints = rows.detach().clone(memory_format=torch.contiguous_format)
+        _derive_pinv(self, None)
         return self
 
     @property

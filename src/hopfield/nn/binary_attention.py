@@ -278,6 +278,7 @@ class BinaryCAMAttention(nn.Module):
             1.0 / math.sqrt(self.head_dim) if scale is None else check_positive(scale, "scale")
         )
         self.association = BinaryCAMAssociation(tile=tile, k1=k1, k2=k2, binary=binary)
+        self._scale_argument = scale
         self.query_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.key_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.value_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
@@ -303,6 +304,21 @@ class BinaryCAMAttention(nn.Module):
                 f"got {tuple(tensor.shape)}"
             )
         return tensor if self.batch_first else tensor.transpose(0, 1)
+
+    def get_config(self) -> dict[str, object]:
+        """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`)."""
+        association = self.association
+        return {
+            "embed_dim": self.embed_dim,
+            "num_heads": self.num_heads,
+            "tile": association.tile,
+            "k1": association.k1,
+            "k2": association.k2,
+            "binary": association.binary,
+            "scale": self._scale_argument,
+            "bias": self.query_proj.bias is not None,
+            "batch_first": self.batch_first,
+        }
 
     def forward(
         self,

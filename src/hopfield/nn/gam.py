@@ -116,6 +116,16 @@ class GAMBlock(nn.Module):
         x = x + self.dropout(fused)
         return x + self.ffn(self.norm2(x))
 
+    def get_config(self) -> dict[str, object]:
+        """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`)."""
+        return {
+            "d_model": self.d_model,
+            "num_slots": self.num_slots,
+            "kernel_size": self.kernel_size,
+            "dropout": self.dropout_p,
+            "batch_first": self.batch_first,
+        }
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One block ``(B, T, d) → (B, T, d)`` (see the module docstring)."""
         x = self._check_input(x)

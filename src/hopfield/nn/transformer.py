@@ -89,6 +89,26 @@ def _check_torch_layer(layer: object, kind: type[nn.Module]) -> str:
 # --------------------------------------------------------------------------- Hopfield layer
 
 
+def _layer_config(layer: HopfieldEncoderLayer | HopfieldDecoderLayer) -> dict[str, Any]:
+    """The constructor arguments of an encoder or decoder layer, read back from its parts."""
+    attention = layer.self_attn.get_config()
+    return {
+        "d_model": layer.linear1.in_features,
+        "nhead": attention["num_heads"],
+        "dim_feedforward": layer.linear1.out_features,
+        "dropout": layer.dropout.p,
+        "activation": layer.activation_name,
+        "layer_norm_eps": layer.norm1.eps,
+        "batch_first": layer.batch_first,
+        "norm_first": layer.norm_first,
+        "bias": layer.linear1.bias is not None,
+        "beta": attention["beta"],
+        "update_steps": attention["update_steps"],
+        "normalizer": attention["normalizer"],
+        "top_k": attention["top_k"],
+    }
+
+
 class HopfieldEncoderLayer(nn.Module):
     """``nn.TransformerEncoderLayer`` with :class:`hopfield.nn.Hopfield` self-attention.
 
@@ -161,22 +181,7 @@ class HopfieldEncoderLayer(nn.Module):
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`)."""
-        attention = self.self_attn.get_config()
-        return {
-            "d_model": self.linear1.in_features,
-            "nhead": attention["num_heads"],
-            "dim_feedforward": self.linear1.out_features,
-            "dropout": self.dropout.p,
-            "activation": self.activation_name,
-            "layer_norm_eps": self.norm1.eps,
-            "batch_first": self.batch_first,
-            "norm_first": self.norm_first,
-            "bias": self.linear1.bias is not None,
-            "beta": attention["beta"],
-            "update_steps": attention["update_steps"],
-            "normalizer": attention["normalizer"],
-            "top_k": attention["top_k"],
-        }
+        return _layer_config(self)
 
     @classmethod
     def from_torch(cls, layer: nn.TransformerEncoderLayer) -> HopfieldEncoderLayer:
@@ -296,6 +301,10 @@ class HopfieldDecoderLayer(nn.Module):
     @property
     def batch_first(self) -> bool:
         return self.self_attn.batch_first
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`)."""
+        return _layer_config(self)
 
     @classmethod
     def from_torch(cls, layer: nn.TransformerDecoderLayer) -> HopfieldDecoderLayer:

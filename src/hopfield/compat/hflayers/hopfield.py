@@ -40,6 +40,18 @@ HopfieldInput = torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 _ROLES = ("stored_pattern", "state_pattern", "pattern_projection")
 
 
+def json_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """``arguments`` as JSON values; a per-head tensor (``scaling``, ``update_steps_*``)
+    has no JSON form and raises ``ValueError`` naming the argument."""
+    for name, value in arguments.items():
+        if isinstance(value, torch.Tensor):
+            raise ValueError(
+                f"{name} is a per-head tensor, which a JSON config cannot hold; "
+                "save the layer's state_dict instead"
+            )
+    return dict(arguments)
+
+
 class Hopfield(nn.Module):
     """hopfield-layers' ``Hopfield`` on this library's retrieval step.
 
@@ -312,6 +324,10 @@ class Hopfield(nn.Module):
         if self.activation is not None:
             output = self.activation(output)
         return output if self.batch_first else output.transpose(0, 1)
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`)."""
+        return json_arguments(self._arguments)
 
     def get_association_matrix(
         self,

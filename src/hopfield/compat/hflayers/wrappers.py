@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from hopfield._validation import check_bool, check_int, check_tensor
-from hopfield.compat.hflayers.hopfield import Hopfield
+from hopfield.compat.hflayers.hopfield import Hopfield, json_arguments
 
 __all__ = ["HopfieldLayer", "HopfieldPooling"]
 
@@ -36,6 +36,11 @@ def _learned(quantity: int, width: int, batch_first: bool, trainable: bool) -> n
 
 class _Wrapper(nn.Module):
     hopfield: Hopfield
+    _arguments: dict[str, Any]
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, JSON-serialisable (used by :mod:`hopfield.io`)."""
+        return json_arguments(self._arguments)
 
     def _expand(self, weights: torch.Tensor, batch: int) -> torch.Tensor:
         shape = (batch, -1, -1) if self.hopfield.batch_first else (-1, batch, -1)
@@ -102,6 +107,7 @@ class HopfieldPooling(_Wrapper):
     ) -> None:
         arguments = _hopfield_arguments(dict(locals()), ("quantity", "trainable"))
         super().__init__()
+        self._arguments = {**arguments, "quantity": quantity, "trainable": trainable}
         self.hopfield = Hopfield(**arguments)
         self.quantity = check_int(quantity, "quantity")
         width = self.hopfield.shape.state_width or input_size
@@ -198,6 +204,7 @@ class HopfieldLayer(_Wrapper):
     ) -> None:
         arguments = dict(locals())
         super().__init__()
+        self._arguments = _hopfield_arguments(arguments, ())
         own = ("quantity", "trainable", "lookup_weights_as_separated",
                "lookup_targets_as_trainable")  # fmt: skip
         self.hopfield = Hopfield(**_hopfield_arguments(arguments, own))
