@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 
 __all__ = [
+    "cast_finite",
     "check_bool",
     "check_choice",
     "check_finite",
@@ -136,3 +137,18 @@ def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
+
+
+def cast_finite(
+    value: object, name: str, dtype: torch.dtype, device: torch.device | None = None
+) -> torch.Tensor:
+    """A real tensor cast to a memory's ``dtype`` (and ``device``), then checked finite.
+
+    The check runs after the cast, so a float64 entry that overflows the memory's
+    dtype (1e39 into float32) is rejected rather than turned into inf. ``TypeError``
+    for non-tensors and complex dtypes, ``ValueError`` for NaN/inf; both name ``name``.
+    """
+    tensor = check_tensor(value, name)
+    if tensor.is_complex():
+        raise TypeError(f"{name} must be real, got complex dtype {tensor.dtype}")
+    return check_finite(tensor.to(device=device or tensor.device, dtype=dtype), name)

@@ -189,7 +189,7 @@ def test_validation_errors() -> None:
     with pytest.raises(ValueError, match="beta"):
         KernelizedHopfield(4, beta=-1.0)
     memory = KernelizedHopfield(4)
-    with pytest.raises(RuntimeError, match="store"):
+    with pytest.raises(ValueError, match="store"):
         memory.step(torch.zeros(1, 4))
     memory.store(torch.randn(5, 4))
     with pytest.raises(ValueError, match=r"\(B, 4\)"):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from hopfield._validation import check_positive
+
 __all__ = ["Exponential", "Polynomial", "ReLUSquared", "RectifiedPolynomial", "Separation"]
 
 
@@ -93,9 +95,7 @@ class Exponential(Separation):
     name = "exponential"
 
     def __init__(self, beta: float = 1.0) -> None:
-        if not beta > 0:
-            raise ValueError(f"beta must be > 0, got {beta}")
-        self.beta = float(beta)
+        self.beta = check_positive(beta, "beta")
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         return torch.exp(self.beta * z)

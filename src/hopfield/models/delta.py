@@ -42,7 +42,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from hopfield._validation import check_finite, check_floating, check_positive
+from hopfield._validation import cast_finite, check_finite, check_floating, check_positive
 
 __all__ = [
     "SoftmaxKernelMemory",
@@ -339,8 +339,7 @@ class SoftmaxKernelMemory(nn.Module):
         check_floating(tensor, name)
         if tensor.ndim != 2 or tensor.shape[1] != width:
             raise ValueError(f"{name} must have shape (N, {width}), got {tuple(tensor.shape)}")
-        check_finite(tensor, name)
-        return tensor.to(self.keys.dtype)
+        return cast_finite(tensor, name, self.keys.dtype)
 
     def store(self, keys: torch.Tensor, values: torch.Tensor) -> None:
         """Append ``keys`` ``(N, d_k)`` and ``values`` ``(N, d_v)`` to the memory."""

@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from hopfield._validation import check_positive, check_rank, check_tensor
+from hopfield._validation import cast_finite, check_positive, check_rank, check_tensor
 from hopfield.models.base import MemorySpec, RecallResult
 from hopfield.models.modern import DenseMemory, _check_generator, _RecallPlan
 from hopfield.models.schedules import Schedule, as_schedule
@@ -63,8 +63,9 @@ def lsr_default_beta(patterns: torch.Tensor) -> float:
     ``r = √(2/β) = R_min``) are disjoint, so every stored pattern is an exact
     minimum; queries outside every support take log-sum-exp steps until they enter one.
     """
-    flat = patterns.reshape(patterns.shape[0], -1)
-    return 1.0 if flat.shape[0] < 2 else lsr_beta_max(flat)
+    if patterns.shape[0] < 2:
+        return 1.0
+    return lsr_beta_max(patterns.reshape(patterns.shape[0], -1))
 
 
 class LogSumReLUMemory(DenseMemory):
@@ -284,10 +285,17 @@ def lsr_beta_max(patterns: torch.Tensor) -> float:
     check_rank(patterns, "patterns", 2, "(K, D)")
     if patterns.shape[0] < 2:
         raise ValueError(f"patterns must hold at least 2 rows, got shape {tuple(patterns.shape)}")
-    distances = torch.cdist(patterns.double(), patterns.double())
+    points = cast_finite(patterns, "patterns", torch.float64)
+    distances = torch.cdist(points, points)
     distances.fill_diagonal_(float("inf"))
     r_min = 0.5 * float(distances.min())
-    return 2.0 / r_min**2
+    beta = 2.0 / r_min**2 if r_min > 0 else float("inf")
+    if beta == float("inf"):
+        raise ValueError(
+            "patterns must have distinct rows (β_max = 2/R_min² is infinite), "
+            f"got a minimum pair distance of {2 * r_min:g}"
+        )
+    return beta
 
 
 def enumerate_stationary_points(

@@ -46,6 +46,7 @@ import torch
 from torch import nn
 
 from hopfield._validation import (
+    cast_finite,
     check_finite,
     check_floating,
     check_int,
@@ -78,7 +79,6 @@ _NORMALIZERS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], float]] = 
     "entmax15": (lambda z: entmax15(z, dim=-1), 1.5),
     "sparsemax": (lambda z: sparsemax(z, dim=-1), 2.0),
 }
-
 
 
 def _pair_values(matrix: torch.Tensor) -> torch.Tensor:
@@ -253,7 +253,7 @@ class KernelizedHopfield(nn.Module):
         check_rank(xi, "patterns", 2, "(K, d)")
         if xi.shape[0] == 0 or xi.shape[1] == 0:
             raise ValueError(f"patterns must have K, d ≥ 1, got shape {tuple(xi.shape)}")
-        check_finite(xi, "patterns")
+        xi = cast_finite(xi, "patterns", xi.dtype)
         if self.feature_weight.ndim == 2 and xi.shape[1] != self.feature_weight.shape[1]:
             raise ValueError(
                 f"patterns must have shape (K, {self.feature_weight.shape[1]}) to match the "
@@ -270,14 +270,14 @@ class KernelizedHopfield(nn.Module):
 
     def _check_states(self, states: object) -> torch.Tensor:
         if self.patterns.ndim != 2:
-            raise RuntimeError("no patterns stored: call store(patterns) first")
+            raise ValueError("the memory is empty: call store(patterns) before passing states")
         x = check_floating(states, "states")
         check_rank(x, "states", 2, "(B, d)")
         if x.shape[1] != self.patterns.shape[1]:
             raise ValueError(
                 f"states must have shape (B, {self.patterns.shape[1]}), got {tuple(x.shape)}"
             )
-        return check_finite(x.to(self.patterns.dtype), "states")
+        return cast_finite(x, "states", self.patterns.dtype)
 
     # --- energy and dynamics ---------------------------------------------------------------
     def _scores(self, x: torch.Tensor) -> torch.Tensor:

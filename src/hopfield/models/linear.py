@@ -41,7 +41,6 @@ __all__ = ["LinearAssociativeMemory"]
 _READOUTS = ("linear", "sign")
 
 
-
 class LinearAssociativeMemory(nn.Module):
     """Outer-product key→value memory ``W = Σ_i v_i φ(k_i)ᵀ`` (``(value_dim, key_dim)``).
 
@@ -190,6 +189,7 @@ class LinearAssociativeMemory(nn.Module):
     @keywords_after_first("values")
     def energy(self, states: torch.Tensor, *, values: torch.Tensor | None = None) -> torch.Tensor:
         """``E(q, v) = −vᵀ W φ(q)`` ``(B,)``; ``values=None`` uses ``v = q`` (auto-association)."""
+        self._check(states, "states", self.key_dim, f"(B, {self.key_dim})")
         out = self.retrieve(states)
         if values is None:
             if self.key_dim != self.value_dim:

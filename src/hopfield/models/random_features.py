@@ -51,7 +51,7 @@ import torch
 from torch import nn
 
 from hopfield._validation import (
-    check_finite,
+    cast_finite,
     check_floating,
     check_int,
     check_positive,
@@ -222,7 +222,7 @@ class RandomFeatureMemory(nn.Module):
     def _check_states(self, states: object, name: str) -> torch.Tensor:
         tensor = check_floating(states, name)
         check_trailing_shape(tensor, name, (self.dim,), f"(B, {self.dim})")
-        return check_finite(tensor.to(self.dtype), name)
+        return cast_finite(tensor, name, self.dtype)
 
     # -- features -----------------------------------------------------------------------
 

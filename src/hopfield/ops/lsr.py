@@ -71,7 +71,7 @@ def lsr_partials(
     sum_relu = queries.new_zeros(num_queries)
     count = queries.new_zeros(num_queries)
     weighted = None if values is None else queries.new_zeros(num_queries, values.shape[1])
-    if num_memories == 0:
+    if num_memories == 0 or num_queries == 0:
         return LSRPartials(sum_relu, count, weighted)
     chunk = resolve_chunk_size(
         num_queries,

@@ -32,7 +32,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hopfield._validation import check_finite, check_floating, check_positive, check_rank
+from hopfield._validation import (
+    cast_finite,
+    check_finite,
+    check_floating,
+    check_positive,
+    check_rank,
+)
 from hopfield.ops.streaming import lse_partials, lse_retrieve
 
 __all__ = ["ClAM", "kmeans_plus_plus"]
@@ -89,7 +95,7 @@ class ClAM(nn.Module):
         check_rank(points, "points", 2, f"(B, {dim})")
         if points.shape[1] != dim:
             raise ValueError(f"points must have shape (B, {dim}), got {tuple(points.shape)}")
-        return check_finite(points, "points").to(self.prototypes.dtype)
+        return cast_finite(points, "points", self.prototypes.dtype)
 
     def _retrieve(self, x: torch.Tensor) -> torch.Tensor:
         norms = self.prototypes.square().sum(dim=1)

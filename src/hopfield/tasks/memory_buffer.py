@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from hopfield._validation import check_finite, check_positive, check_rank, check_tensor
+from hopfield._validation import cast_finite, check_positive, check_rank, check_tensor
 
 __all__ = ["AssociativeMemoryBuffer", "BufferedPolicy", "rbf_features"]
 
@@ -85,11 +85,11 @@ class AssociativeMemoryBuffer(nn.Module):
                 f"values must have shape ({keys.shape[0]}, d_v) with M ≥ 1 like keys, "
                 f"got {tuple(values.shape)}"
             )
-        check_finite(keys, "keys")
-        check_finite(values, "values")
+        keys = cast_finite(keys, "keys", torch.float32)
+        values = cast_finite(values, "values", torch.float32)
         self.beta = check_positive(beta, "beta")
-        self.register_buffer("keys", keys.detach().clone().float())
-        self.register_buffer("values", values.detach().clone().float())
+        self.register_buffer("keys", keys.detach().clone())
+        self.register_buffer("values", values.detach().clone())
 
     @property
     def size(self) -> int:
@@ -103,7 +103,7 @@ class AssociativeMemoryBuffer(nn.Module):
             raise ValueError(
                 f"query must have shape (B, {self.keys.shape[1]}), got {tuple(query.shape)}"
             )
-        return query.to(self.keys.dtype)
+        return cast_finite(query, "query", self.keys.dtype, self.keys.device)
 
     def similarities(self, query: torch.Tensor) -> torch.Tensor:
         """``qᵀk_i`` ``(B, M)``."""

@@ -65,8 +65,10 @@ _SIMILARITIES = ("euclidean", "dot")
 ArrayLike = torch.Tensor | np.ndarray
 
 
-def _as_matrix(value: object, name: str, dim: int | None = None) -> torch.Tensor:
-    """``(N, D)`` floating tensor from a tensor or numpy array."""
+def _as_matrix(
+    value: object, name: str, dim: int | None = None, *, allow_empty: bool = False
+) -> torch.Tensor:
+    """``(N, D)`` floating tensor from a tensor or numpy array (N ≥ 1 unless ``allow_empty``)."""
     if isinstance(value, np.ndarray):
         value = torch.from_numpy(np.asarray(value, dtype=np.float64))
     tensor = check_floating(value, name)
@@ -74,7 +76,7 @@ def _as_matrix(value: object, name: str, dim: int | None = None) -> torch.Tensor
         raise ValueError(f"{name} must have shape (N, D), got shape {tuple(tensor.shape)}")
     if dim is not None and tensor.shape[1] != dim:
         raise ValueError(f"{name} must have shape (N, {dim}), got shape {tuple(tensor.shape)}")
-    if tensor.shape[0] == 0:
+    if tensor.shape[0] == 0 and not allow_empty:
         raise ValueError(f"{name} must hold at least one row, got shape {tuple(tensor.shape)}")
     return check_finite(tensor, name)
 
@@ -194,8 +196,10 @@ class HopfieldOODScorer:
             f"similarity={self.similarity!r}, normalize={self.normalize})"
         )
 
-    def _prepare(self, value: object, name: str, dim: int | None = None) -> torch.Tensor:
-        matrix = _as_matrix(value, name, dim)
+    def _prepare(
+        self, value: object, name: str, dim: int | None = None, *, allow_empty: bool = False
+    ) -> torch.Tensor:
+        matrix = _as_matrix(value, name, dim, allow_empty=allow_empty)
         return torch.nn.functional.normalize(matrix, dim=1) if self.normalize else matrix
 
     def fit(self, inliers: ArrayLike, outliers: ArrayLike | None = None) -> HopfieldOODScorer:
@@ -208,7 +212,8 @@ class HopfieldOODScorer:
     def _check_fitted(self, x: object) -> tuple[torch.Tensor, torch.Tensor]:
         if self.inliers_ is None:
             raise RuntimeError("HopfieldOODScorer is not fitted; call fit(inliers) first")
-        return self._prepare(x, "x", self.inliers_.shape[1]), self.inliers_
+        query = self._prepare(x, "x", self.inliers_.shape[1], allow_empty=True)
+        return query, self.inliers_
 
     def _energy(self, x: torch.Tensor, memories: torch.Tensor, beta: float) -> torch.Tensor:
         return lse_energy_streamed(

@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from hopfield._validation import check_positive
+from hopfield._validation import cast_finite, check_positive
 from hopfield.core.lagrangian_base import sum_non_batch
 from hopfield.core.separation import Separation
 from hopfield.core.synapses.base import Synapse
@@ -102,6 +102,7 @@ class DenseMemorySynapse(Synapse):
                 f"{tuple(memories.shape) if isinstance(memories, torch.Tensor) else memories!r}"
             )
         synapse = cls(memories.shape[0], memories.shape[1], **kwargs)  # type: ignore[arg-type]
+        memories = cast_finite(memories, "memories", synapse.memories.dtype)
         with torch.no_grad():
             synapse.memories.copy_(memories)
         return synapse
