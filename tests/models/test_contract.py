@@ -99,7 +99,6 @@ PENDING: dict[tuple[str, str], str] = {
     ("modern-dot", "store"): "lse: DenseMemory.store casts complex patterns instead of a TypeError",
     ("modern-euclidean", "store"): "lse: as modern-dot",
     ("lsr", "store"): "lse: as modern-dot",
-    ("lsr", "empty"): "lse/kernels: an empty batch fails in ops/lsr.py (amax over 0 rows)",
 }
 """Known deviations of memories owned by other areas (owner: what is wrong); each runs as
 a strict xfail, so the entry must be removed once the owner fixes it."""
