@@ -60,9 +60,9 @@ def model_catalogue() -> list[dict[str, Any]]:
     return [
         {
             "name": entry.name,
-            "class": entry.class_name,
-            "module": entry.module,
-            "states": "±1" if entry.binary else "continuous",
+            "class": entry.cls.__name__,
+            "module": entry.cls.__module__,
+            "states": "±1" if entry.state == "binary" else entry.state,
             "energy": entry.energy,
             "paper": entry.paper,
         }
