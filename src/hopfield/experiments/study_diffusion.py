@@ -21,6 +21,7 @@ Writes the runner's standard files (:mod:`hopfield.experiments.runner`: ``result
 
 from __future__ import annotations
 
+import argparse
 import math
 from typing import Any
 
@@ -146,7 +147,38 @@ def _plot(results: dict[str, Any]) -> Any:
     return fig
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--protocol tutorial``: the tutorial's training budget and sample classes."""
+    parser.add_argument(
+        "--protocol",
+        choices=("default", "tutorial"),
+        default="default",
+        help="tutorial: 50k DSM steps, lr 1e-4, EMA 0.9999, σ=1, 1500 EM samples over 1000 steps",
+    )
+
+
+def _compute_tutorial(context: StudyContext) -> StudyResult:
+    from hopfield.experiments.diffusion_regimes import (
+        QUICK_PROTOCOL,
+        plot_protocol,
+        run_protocol,
+        verdict,
+    )
+    from hopfield.tasks.diffusion_protocol import TUTORIAL_PROTOCOL
+
+    protocol = QUICK_PROTOCOL if context.quick else TUTORIAL_PROTOCOL
+    results = run_protocol(protocol, seed=context.seed, progress=context.progress)
+    return StudyResult(
+        tables=[Table("diffusion_tutorial", "Fractions of samples per class", results["rows"])],
+        figures={"diffusion_tutorial_samples.png": plot_protocol(results)},
+        metadata={"protocol": "tutorial", **{k: v for k, v in vars(protocol).items()}},
+        notes=[verdict(results["rows"])],
+    )
+
+
 def _compute(context: StudyContext) -> StudyResult:
+    if getattr(context.args, "protocol", "default") == "tutorial":
+        return _compute_tutorial(context)
     results = run_diffusion_study(quick=context.quick, seed=context.seed, progress=context.progress)
     return StudyResult(
         tables=[Table("diffusion", "Samples of the network and the exact score", results["rows"])],
@@ -155,4 +187,4 @@ def _compute(context: StudyContext) -> StudyResult:
     )
 
 
-STUDY = Study("diffusion", "Diffusion models as associative memories", _compute)
+STUDY = Study("diffusion", "Diffusion models as associative memories", _compute, add_arguments)

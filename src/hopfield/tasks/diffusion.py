@@ -68,6 +68,7 @@ __all__ = [
     "ScoreNetwork",
     "TrainingResult",
     "circle_points",
+    "ema_update",
     "ode_log_likelihood",
     "sample_euler_maruyama",
     "smoothed_log_density",
@@ -149,6 +150,7 @@ class VESDE:
                 f"sigma_max must exceed sigma_min, got sigma_min={sigma_min}, sigma_max={sigma_max}"
             )
         self.log_ratio = math.log(self.sigma_max / self.sigma_min)
+        self.t_min = 0.0
 
     def sigma(self, t: torch.Tensor | float) -> torch.Tensor:
         """Noise standard deviation ``σ(t)``."""
@@ -271,13 +273,21 @@ class TrainingResult:
 
 
 def _dsm_loss(model: ScoreNetwork, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    t = torch.rand(batch.shape[0], generator=generator, dtype=batch.dtype)
+    t_min = model.sde.t_min
+    t = t_min + (1 - t_min) * torch.rand(batch.shape[0], generator=generator, dtype=batch.dtype)
     sigma = model.sde.sigma(t).to(batch.dtype)[:, None]
     noise = torch.randn(batch.shape, generator=generator, dtype=batch.dtype)
     # σ² ‖s_θ − ∇log N(x; ξ, σ²)‖² = ‖σ s_θ + z‖² = ‖D_θ − ξ‖²/σ²
     denoised = model.denoise(batch + sigma * noise, t)
     # ‖D_θ − ξ‖² = σ⁴ ‖s_θ − ∇log N(x; ξ, σ²I)‖²: score matching with weight λ(σ) = σ⁴
     return (denoised - batch).square().sum(dim=1).mean()
+
+
+def ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """In place: ``θ_ema ← decay θ_ema + (1 − decay) θ`` for every parameter."""
+    with torch.no_grad():
+        for target, source in zip(average.parameters(), model.parameters(), strict=True):
+            target.lerp_(source, 1 - decay)
 
 
 def train_score_network(
@@ -288,15 +298,17 @@ def train_score_network(
     batch_size: int = 256,
     lr: float = 2e-3,
     ema_decay: float = 0.995,
+    cosine_decay: bool = True,
     seed: int = 0,
     **network: object,
 ) -> TrainingResult:
     """Fit a :class:`ScoreNetwork` to ``data`` ``(K, D)`` by denoising score matching.
 
-    Loss ``E_{t~U[0,1], ξ~data, z~N(0,I)} ‖σ(t) s_θ(ξ + σ(t) z, t) + z‖²``, Adam with a
-    cosine learning-rate decay, EMA of the weights (decay ``ema_decay``) returned as
-    the model. ``network`` goes to :class:`ScoreNetwork` (``hidden``, ``depth``, …).
-    Seeded by ``seed`` (data order, noise, initial weights).
+    Loss ``E_{t~U[t_min,1], ξ~data, z~N(0,I)} ‖σ(t) s_θ(ξ + σ(t) z, t) + z‖²``, Adam
+    (with a cosine learning-rate decay when ``cosine_decay``, else constant), EMA of
+    the weights (:func:`ema_update`, decay ``ema_decay``) returned as the model.
+    ``network`` goes to :class:`ScoreNetwork` (``hidden``, ``depth``, …). Seeded by
+    ``seed`` (data order, noise, initial weights).
     """
     import time
 
@@ -310,7 +322,9 @@ def train_score_network(
     model = ScoreNetwork(points.shape[1], sde, seed=seed, **network)  # type: ignore[arg-type]
     ema = copy.deepcopy(model).requires_grad_(False)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    schedule = None
+    if cosine_decay:
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     generator = torch.Generator().manual_seed(seed + 1)
     losses: list[float] = []
     start = time.perf_counter()
@@ -320,10 +334,9 @@ def train_score_network(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        schedule.step()
-        with torch.no_grad():
-            for target, source in zip(ema.parameters(), model.parameters(), strict=True):
-                target.lerp_(source, 1 - ema_decay)
+        if schedule is not None:
+            schedule.step()
+        ema_update(ema, model, ema_decay)
         losses.append(float(loss.detach()))
     return TrainingResult(ema, losses, time.perf_counter() - start)
 
@@ -351,18 +364,18 @@ def sample_euler_maruyama(
     """Reverse-time Euler–Maruyama samples ``(num_samples, dim)``.
 
     From ``x_1 ~ N(0, σ_max² I)``, for ``t`` from 1 down to 0 in ``steps`` steps of
-    ``Δ = 1/steps``: ``x ← x + g(t)² score(x, t) Δ + g(t) √Δ z``. With ``denoise`` the
-    last step is noise-free (Tweedie: ``x + σ_min² score(x, 0)``).
+    ``Δ = (1 − t_min)/steps``: ``x ← x + g(t)² score(x, t) Δ + g(t) √Δ z``. With
+    ``denoise`` the last step is noise-free (Tweedie: ``x + σ_min² score(x, t_min)``).
     """
     _check_count(num_samples, "num_samples")
     _check_count(dim, "dim")
     _check_count(steps, "steps")
     generator = torch.Generator().manual_seed(seed)
     x = sde.sigma_max * torch.randn(num_samples, dim, generator=generator, dtype=dtype)
-    delta = 1.0 / steps
+    delta = (1.0 - sde.t_min) / steps
     with torch.no_grad():
         for i in range(steps, 0, -1):
-            t = i * delta
+            t = sde.t_min + i * delta
             g2 = float(sde.g_squared(t))
             x = x + g2 * score(x, t) * delta
             if i > 1 or not denoise:
@@ -370,7 +383,7 @@ def sample_euler_maruyama(
                     x.shape, generator=generator, dtype=dtype
                 )
         if denoise:
-            x = x + sde.sigma_min**2 * score(x, 0.0)
+            x = x + sde.sigma_min**2 * score(x, sde.t_min)
     return x
 
 
@@ -429,13 +442,22 @@ def ode_log_likelihood(
 
 
 def circle_points(
-    count: int, *, seed: int | None = None, dtype: torch.dtype = torch.float32
+    count: int,
+    *,
+    seed: int | None = None,
+    evenly_spaced: bool = True,
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """``count`` points on the unit circle ``(count, 2)``: evenly spaced with a random
-    phase from ``seed`` (phase 0 when ``seed`` is None)."""
+    phase from ``seed`` (phase 0 when ``seed`` is None), or, without
+    ``evenly_spaced``, at independent uniform angles drawn from ``seed``."""
     _check_count(count, "count")
+    generator = torch.Generator().manual_seed(0 if seed is None else seed)
+    if not evenly_spaced:
+        angles = 2 * math.pi * torch.rand(count, generator=generator, dtype=torch.float64)
+        return torch.stack([angles.cos(), angles.sin()], dim=1).to(dtype)
     phase = 0.0
     if seed is not None:
-        phase = float(torch.rand(1, generator=torch.Generator().manual_seed(seed))) * 2 * math.pi
+        phase = float(torch.rand(1, generator=generator)) * 2 * math.pi
     angles = phase + 2 * math.pi * torch.arange(count, dtype=torch.float64) / count
     return torch.stack([angles.cos(), angles.sin()], dim=1).to(dtype)
