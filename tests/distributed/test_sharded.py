@@ -44,7 +44,11 @@ def _results(
     memory: ShardedMemory | ModernHopfield, queries: torch.Tensor
 ) -> dict[str, np.ndarray]:
     recall = memory.recall(queries, steps=2)
+    top = memory.retrieve_topk(queries, 7)  # one top-k API on RAM and sharded memories
     return {
+        "topk_values": top.values.numpy(),
+        "topk_indices": top.indices.numpy(),
+        "topk_weights": top.weights.numpy(),
         "energy": memory.energy(queries).numpy(),
         "step": memory.step(queries).numpy(),
         "grad": memory.energy_grad(queries).numpy(),
@@ -70,6 +74,7 @@ def _retrieval_worker(rank: int, world_size: int, out_dir: str) -> None:
     saved["store/step"] = stored.step(queries).numpy()
     tiny = ShardedMemory.from_full(patterns[:3], BETA)  # some ranks hold no pattern
     saved["tiny/step"] = tiny.step(queries).numpy()
+    saved["tiny/topk"] = tiny.retrieve_topk(queries, 3).indices.numpy()
     saved["offset"] = np.array([memory.offset, memory.local_num_patterns])
     np.savez(Path(out_dir) / f"rank{rank}.npz", **saved)
 
@@ -168,6 +173,7 @@ def _check_retrieval(tmp_path: Path, world_size: int, *, launch: bool = True) ->
         torch.testing.assert_close(
             torch.from_numpy(got["tiny/step"]), tiny.step(queries), rtol=1e-5, atol=1e-5
         )
+        assert np.array_equal(got["tiny/topk"], tiny.retrieve_topk(queries, 3).indices.numpy())
     # The shards tile [0, K).
     assert offsets[0][0] == 0 and sum(size for _, size in offsets) == NUM
     assert all(a[0] + a[1] == b[0] for a, b in itertools.pairwise(offsets))

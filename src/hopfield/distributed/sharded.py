@@ -20,13 +20,18 @@ then combine them exactly (the online-softmax identity across ranks):
 
 Every exponent is ≤ 0, so nothing overflows for any β; an empty shard contributes
 ``m_r = −∞``, ``σ_r = 0``. Traffic per update: ``B·(D + 2)`` numbers per rank,
-independent of ``K``.
+independent of ``K``. Exact top-``k``: each rank's own top-``k`` (scores, global
+indices, rows) is ``all_gather``-ed and merged (``B·k·(D + 2)`` numbers per rank).
+
+The energy, gradient, update and top-``k`` are those of
+:class:`~hopfield.models.lse_memory.LogSumExpMemory`; this module only provides the
+pattern source (:class:`ShardSource`) that merges the ranks' partial sums.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -35,18 +40,15 @@ import torch.distributed as dist
 from hopfield._validation import check_finite, check_floating, check_rank, check_tensor
 from hopfield.distributed.partition import shard_range
 from hopfield.io.pattern_store import PatternStore, open_store
-from hopfield.models.modern import DenseMemory
+from hopfield.models.lse_memory import LogSumExpMemory, PatternSource, TensorSource
 from hopfield.ops.streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
     LSEPartials,
     combine_partials,
-    finalize_partials,
-    lse_partials,
+    merge_topk,
 )
 
-__all__ = ["ShardedMemory"]
-
-_SIMILARITIES = ("dot", "euclidean")
+__all__ = ["ShardSource", "ShardedMemory"]
 
 
 def _collective(work: Callable[[], object], what: str, rank: int, world_size: int) -> None:
@@ -68,7 +70,110 @@ def _require_group() -> None:
         )
 
 
-class ShardedMemory(DenseMemory):
+class ShardSource(PatternSource):
+    """This rank's shard (a :class:`~hopfield.models.lse_memory.TensorSource`) plus the
+    partial sums of the other ranks of ``process_group``.
+
+    :meth:`partials`: the local log-sum-exp partials, then ``all_reduce(MAX)`` of the
+    maxima, rescaling onto the global max and ``all_reduce(SUM)`` of ``[σ | w]``.
+    :meth:`topk`: the local top-``k`` (global indices), padded to ``k`` with ``−∞``,
+    ``all_gather``-ed and merged. Collective: every rank must call with the same states.
+    """
+
+    def __init__(
+        self,
+        local: TensorSource,
+        offset: int,
+        num_patterns: int,
+        process_group: dist.ProcessGroup | None,
+    ) -> None:
+        self.local = local
+        self.budget_bytes = local.budget_bytes
+        self.offset = offset
+        self.total = num_patterns
+        self.process_group = process_group
+        self.rank = dist.get_rank(process_group)
+        self.world_size = dist.get_world_size(process_group)
+
+    @property
+    def num_patterns(self) -> int:
+        return self.total
+
+    def chunks(
+        self, *, keep: bool = False
+    ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor | None]]:
+        """This rank's chunks only (global row numbers)."""
+        for start, keys, norms in self.local.chunks(keep=keep):
+            yield self.offset + start, keys, norms
+
+    def kernel_chunk_size(self) -> int | None:
+        return self.local.chunk_size
+
+    def _run(self, work: Callable[[], object], what: str) -> None:
+        _collective(work, what, self.rank, self.world_size)
+
+    def partials(
+        self, states: torch.Tensor, beta: float, *, similarity: str, with_values: bool
+    ) -> LSEPartials:
+        """Exact cross-rank merge (not differentiable across ranks)."""
+        with torch.no_grad():
+            local = self.local.partials(
+                states, beta, similarity=similarity, with_values=with_values
+            )
+            global_max = local.max.detach().clone()
+            self._run(
+                lambda: dist.all_reduce(global_max, op=dist.ReduceOp.MAX, group=self.process_group),
+                "all_reduce(MAX) of the log-sum-exp maxima",
+            )
+            # combine_partials against an empty part sitting at the global max rescales
+            # the local sums onto it: σ_r e^{m_r − m}, w_r e^{m_r − m}.
+            anchor = LSEPartials(
+                global_max,
+                torch.zeros_like(local.sumexp),
+                None if local.weighted is None else torch.zeros_like(local.weighted),
+            )
+            rescaled = combine_partials([local, anchor])
+            packed = rescaled.sumexp[:, None]
+            if rescaled.weighted is not None:
+                packed = torch.cat([packed, rescaled.weighted], dim=1)
+            packed = packed.detach().contiguous()
+            self._run(
+                lambda: dist.all_reduce(packed, op=dist.ReduceOp.SUM, group=self.process_group),
+                "all_reduce(SUM) of the rescaled sums",
+            )
+        weighted = packed[:, 1:] if local.weighted is not None else None
+        return LSEPartials(global_max, packed[:, 0], weighted)
+
+    def topk(
+        self, states: torch.Tensor, beta: float, k: int, *, similarity: str
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        batch, dim = states.shape[0], states.shape[1]
+        mine: tuple[torch.Tensor, ...] = (
+            states.new_full((batch, k), float("-inf")),
+            torch.full((batch, k), -1, dtype=torch.int64, device=states.device),
+            states.new_zeros(batch, k, dim),
+        )
+        if self.local.num_patterns:
+            local_k = min(k, self.local.num_patterns)
+            found = super().topk(states, beta, local_k, similarity=similarity)
+            mine = merge_topk(mine, found, k)  # the local best, then −∞ padding up to k
+        gathered = [self._all_gather(part.contiguous()) for part in mine]
+        best = tuple(parts[0] for parts in gathered)
+        for other in range(1, self.world_size):
+            best = merge_topk(best, tuple(parts[other] for parts in gathered), k)
+        scores, indices, rows = best
+        return scores, indices, rows
+
+    def _all_gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
+        parts = [torch.empty_like(tensor) for _ in range(self.world_size)]
+        self._run(
+            lambda: dist.all_gather(parts, tensor, group=self.process_group),
+            "all_gather of the local top-k",
+        )
+        return parts
+
+
+class ShardedMemory(LogSumExpMemory):
     """Modern Hopfield memory (Ramsauer et al. 2020) sharded over the ranks of a group.
 
     Energy ``E(x) = −β⁻¹ log Σ_μ exp(s_μ(x)) (+ ½‖x‖² for "dot")`` and update
@@ -101,14 +206,16 @@ class ShardedMemory(DenseMemory):
         chunk_size: int | None = None,
         memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
     ) -> None:
-        super().__init__(beta, chunk_size=chunk_size, memory_budget_bytes=memory_budget_bytes)
-        if similarity not in _SIMILARITIES:
-            raise ValueError(f"similarity must be one of {_SIMILARITIES}, got {similarity!r}")
+        super().__init__(
+            beta,
+            similarity=similarity,
+            chunk_size=chunk_size,
+            memory_budget_bytes=memory_budget_bytes,
+        )
         _require_group()
         check_floating(local_patterns, "local_patterns")
         check_rank(local_patterns, "local_patterns", 2, "(K_r, D)")
         check_finite(local_patterns, "local_patterns")
-        self.similarity = similarity
         self.process_group = process_group
         self.rank = dist.get_rank(process_group)
         self.world_size = dist.get_world_size(process_group)
@@ -202,9 +309,6 @@ class ShardedMemory(DenseMemory):
         """Not supported (shards are fixed at construction)."""
         raise TypeError("ShardedMemory shards are fixed at construction")
 
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "similarity": self.similarity}
-
     def extra_repr(self) -> str:
         return (
             f"beta={self.beta}, similarity={self.similarity!r}, num_patterns={self.num_patterns}, "
@@ -215,73 +319,12 @@ class ShardedMemory(DenseMemory):
         """States move to this rank's shard: its device and dtype."""
         return self.patterns.device, self.patterns.dtype
 
-    # ------------------------------------------------------------------ collectives
-    def _local_partials(self, states: torch.Tensor, *, with_values: bool) -> LSEPartials:
-        euclidean = self.similarity == "euclidean"
-        return lse_partials(
-            states,
+    def pattern_source(self) -> ShardSource:
+        """This rank's shard plus the other ranks' partial sums (collective)."""
+        local = TensorSource(
             self.patterns,
-            self.patterns if with_values else None,
-            self.beta,
-            similarity=self.similarity,
-            key_sq_norms=self.sq_norms if euclidean else None,
+            self.sq_norms,
             chunk_size=self.chunk_size,
             budget_bytes=self.memory_budget_bytes,
         )
-
-    def _all_reduce(self, local: LSEPartials) -> LSEPartials:
-        """Exact cross-rank merge: ``all_reduce(MAX)`` of ``m_r``, rescale, ``all_reduce(SUM)``."""
-        global_max = local.max.detach().clone()
-        _collective(
-            lambda: dist.all_reduce(global_max, op=dist.ReduceOp.MAX, group=self.process_group),
-            "all_reduce(MAX) of the log-sum-exp maxima",
-            self.rank,
-            self.world_size,
-        )
-        # combine_partials against an empty part sitting at the global max rescales the
-        # local sums onto it: σ_r e^{m_r − m}, w_r e^{m_r − m}.
-        anchor = LSEPartials(
-            global_max,
-            torch.zeros_like(local.sumexp),
-            None if local.weighted is None else torch.zeros_like(local.weighted),
-        )
-        rescaled = combine_partials([local, anchor])
-        packed = rescaled.sumexp[:, None]
-        if rescaled.weighted is not None:
-            packed = torch.cat([packed, rescaled.weighted], dim=1)
-        packed = packed.detach().contiguous()
-        _collective(
-            lambda: dist.all_reduce(packed, op=dist.ReduceOp.SUM, group=self.process_group),
-            "all_reduce(SUM) of the rescaled sums",
-            self.rank,
-            self.world_size,
-        )
-        weighted = packed[:, 1:] if local.weighted is not None else None
-        return LSEPartials(global_max, packed[:, 0], weighted)
-
-    def _energy_from_lse(self, states: torch.Tensor, logsumexp: torch.Tensor) -> torch.Tensor:
-        energy = -logsumexp / self.beta
-        if self.similarity == "dot":
-            energy = energy + 0.5 * states.square().sum(dim=1)
-        return energy
-
-    # ------------------------------------------------------------------ dynamics
-    def energy(self, states: torch.Tensor) -> torch.Tensor:
-        """``E(x)`` ``(B,)`` over all shards (collective; not differentiable across ranks)."""
-        x = self._check_states(states, "states")
-        with torch.no_grad():
-            parts = self._all_reduce(self._local_partials(x, with_values=False))
-        return self._energy_from_lse(x, parts.max + parts.sumexp.log())
-
-    def energy_grad(self, states: torch.Tensor) -> torch.Tensor:
-        """Closed-form ``∇E(x) = x − Ξᵀ softmax(s(x))`` ``(B, D)`` (collective)."""
-        x = self._check_states(states, "states")
-        retrieved, _ = self._update(x)
-        return x - retrieved
-
-    def _update(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.no_grad():
-            parts = self._all_reduce(self._local_partials(states, with_values=True))
-        retrieved, logsumexp = finalize_partials(parts)
-        assert retrieved is not None
-        return retrieved, self._energy_from_lse(states, logsumexp)
+        return ShardSource(local, self.offset, self.num_patterns, self.process_group)

@@ -33,46 +33,58 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 
-from hopfield._validation import check_tensor
 from hopfield.io.pattern_store import PatternStore, open_store
-from hopfield.models.modern import DenseMemory
-from hopfield.ops.streaming import (
-    DEFAULT_MEMORY_BUDGET_BYTES,
-    LSEPartials,
-    combine_partials,
-    finalize_partials,
-    lse_partials,
-    merge_topk,
-    resolve_chunk_size,
-)
+from hopfield.models.lse_memory import LogSumExpMemory, PatternSource, TopKRetrieval
+from hopfield.ops.streaming import DEFAULT_MEMORY_BUDGET_BYTES
 
-__all__ = ["DEFAULT_STREAM_CHUNK", "StreamingMemory", "TopKRetrieval"]
+__all__ = ["DEFAULT_STREAM_CHUNK", "StoreSource", "StreamingMemory", "TopKRetrieval"]
 
 DEFAULT_STREAM_CHUNK: int = 65536
 """Default rows per disk read (32 MiB at ``D = 128``, float32)."""
 
-_SIMILARITIES = ("dot", "euclidean")
 
+class StoreSource(PatternSource):
+    """Patterns read from a :class:`~hopfield.io.pattern_store.PatternStore`, ``rows`` at a
+    time, moved to ``device`` in ``dtype``.
 
-class TopKRetrieval(NamedTuple):
-    """Result of :meth:`StreamingMemory.retrieve_topk`.
-
-    ``values`` ``(B, D)``: ``Σ_j weights_j ξ_{indices_j}``; ``indices`` ``(B, k)``
-    (int64, global row numbers, by decreasing score); ``weights`` ``(B, k)``: softmax
-    of ``scores`` ``(B, k)`` (the ``k`` largest ``s_μ(x)``).
+    The store refills one buffer, so with ``keep`` (autograd recording) every chunk
+    is copied: saved tensors must not change before ``backward``.
     """
 
-    values: torch.Tensor
-    indices: torch.Tensor
-    weights: torch.Tensor
-    scores: torch.Tensor
+    def __init__(
+        self,
+        store: PatternStore,
+        rows: int,
+        *,
+        device: torch.device,
+        dtype: torch.dtype,
+        budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
+    ) -> None:
+        self.store = store
+        self.rows = rows
+        self.device = device
+        self.dtype = dtype
+        self.budget_bytes = budget_bytes
+
+    @property
+    def num_patterns(self) -> int:
+        return self.store.num_patterns
+
+    def chunks(
+        self, *, keep: bool = False
+    ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor | None]]:
+        for start, chunk in self.store.iter_chunks(self.rows):
+            moved = chunk.to(device=self.device, dtype=self.dtype)
+            if keep and moved.data_ptr() == chunk.data_ptr():
+                moved = moved.clone()
+            yield start, moved, None
 
 
-class StreamingMemory(DenseMemory):
+class StreamingMemory(LogSumExpMemory):
     """Modern Hopfield network (Ramsauer et al. 2020) over patterns streamed from disk.
 
     Energy ``E(x) = −β⁻¹ log Σ_μ exp(s_μ(x)) (+ ½‖x‖² for "dot")``, update
@@ -111,9 +123,12 @@ class StreamingMemory(DenseMemory):
     ) -> None:
         if chunk_size is None:
             raise ValueError("chunk_size must be an int ≥ 1 (rows per disk read), got None")
-        super().__init__(beta, chunk_size=chunk_size, memory_budget_bytes=memory_budget_bytes)
-        if similarity not in _SIMILARITIES:
-            raise ValueError(f"similarity must be one of {_SIMILARITIES}, got {similarity!r}")
+        super().__init__(
+            beta,
+            similarity=similarity,
+            chunk_size=chunk_size,
+            memory_budget_bytes=memory_budget_bytes,
+        )
         if isinstance(store, PatternStore):
             self.pattern_store = store
         elif isinstance(store, str | os.PathLike):
@@ -122,7 +137,6 @@ class StreamingMemory(DenseMemory):
             raise TypeError(f"store must be a PatternStore or a path, got {type(store).__name__}")
         if self.pattern_store.num_patterns == 0:
             raise ValueError(f"store {str(self.pattern_store.path)!r} holds no patterns (K = 0)")
-        self.similarity = similarity
         self.key = key
         self.access = access
         self.device = torch.device(device)
@@ -155,7 +169,6 @@ class StreamingMemory(DenseMemory):
         return {
             **super().get_config(),
             "store": str(self.pattern_store.path),
-            "similarity": self.similarity,
             "key": self.key,
             "access": self.access,
             "device": str(self.device),
@@ -171,102 +184,12 @@ class StreamingMemory(DenseMemory):
         """States move to the compute device and dtype of the streamed chunks."""
         return self.device, self.compute_dtype
 
-    # ------------------------------------------------------------------ streaming
-    def _chunks(self, *, keep: bool = False) -> Iterator[tuple[int, torch.Tensor]]:
-        """Chunks on ``device`` in ``compute_dtype``. The store refills one buffer
-        behind autograd's back, so with ``keep`` (autograd recording) every chunk is
-        copied: saved tensors must not change before ``backward``."""
-        for start, chunk in self.pattern_store.iter_chunks(self.chunk_size or 1):
-            moved = chunk.to(device=self.device, dtype=self.compute_dtype)
-            yield start, moved.clone() if keep and moved.data_ptr() == chunk.data_ptr() else moved
-
-    def _stream_partials(self, states: torch.Tensor, *, with_values: bool) -> LSEPartials:
-        total: LSEPartials | None = None
-        recording = torch.is_grad_enabled() and states.requires_grad
-        for _, keys in self._chunks(keep=recording):
-            part = lse_partials(
-                states,
-                keys,
-                keys if with_values else None,
-                self.beta,
-                similarity=self.similarity,
-                budget_bytes=self.memory_budget_bytes,
-            )
-            total = part if total is None else combine_partials([total, part])
-            del keys
-        assert total is not None
-        return total
-
-    def _energy_from_lse(self, states: torch.Tensor, logsumexp: torch.Tensor) -> torch.Tensor:
-        energy = -logsumexp / self.beta
-        if self.similarity == "dot":
-            energy = energy + 0.5 * states.square().sum(dim=1)
-        return energy
-
-    # ------------------------------------------------------------------ dynamics
-    def energy(self, states: torch.Tensor) -> torch.Tensor:
-        """``E(x)`` ``(B,)``, one streamed pass (scores only, no value matmul).
-
-        Differentiable w.r.t. ``states``, but autograd then keeps a copy of every chunk
-        and score block (``O(K·D + B·K)``): use :meth:`energy_grad` (closed form) instead.
-        """
-        x = self._check_states(states, "states")
-        parts = self._stream_partials(x, with_values=False)
-        return self._energy_from_lse(x, parts.max + parts.sumexp.log())
-
-    def energy_grad(self, states: torch.Tensor) -> torch.Tensor:
-        """Closed-form ``∇E(x) = x − Ξᵀ softmax(s(x))`` ``(B, D)``, one streamed pass."""
-        x = self._check_states(states, "states")
-        retrieved, _ = self._update(x)
-        return x - retrieved
-
-    def _update(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        retrieved, logsumexp = finalize_partials(self._stream_partials(states, with_values=True))
-        assert retrieved is not None
-        return retrieved, self._energy_from_lse(states, logsumexp)
-
-    # ------------------------------------------------------------------ top-k
-    def retrieve_topk(self, queries: torch.Tensor, k: int) -> TopKRetrieval:
-        """Exact top-``k`` retrieval ``x ← Σ_{μ∈T_k(x)} softmax(s)_μ ξ_μ``, streamed.
-
-        ``T_k(x)`` are the ``k`` memories with the largest scores ``s_μ(x)``
-        (``β ξ_μ·x`` or ``−(β/2)‖x − ξ_μ‖²``), i.e. the softmax with ``−∞`` on every
-        other score. A running ``(B, k)`` best set (scores, global indices and the
-        ``(B, k, D)`` rows themselves, so no second pass is needed) is merged with
-        each chunk's own top-``k``. Memory ``O(B·k·D + C·D)``.
-        """
-        check_tensor(queries, "queries")
-        x = self._check_states(queries, "queries")
-        if isinstance(k, bool) or not isinstance(k, int):
-            raise TypeError(f"k must be an int, got {type(k).__name__}")
-        if not 1 <= k <= self.num_patterns:
-            raise ValueError(f"k must lie in [1, {self.num_patterns}] (K), got {k}")
-        best: tuple[torch.Tensor, ...] | None = None
-        for start, keys in self._chunks():
-            block = resolve_chunk_size(
-                x.shape[0],
-                keys.shape[0],
-                keys.shape[1],
-                itemsize=x.element_size(),
-                device=x.device,
-                budget_bytes=self.memory_budget_bytes,
-            )
-            for offset in range(0, keys.shape[0], block):
-                rows = keys[offset : offset + block]
-                candidate = self._block_topk(x, rows, k, start + offset)
-                best = candidate if best is None else merge_topk(best, candidate, k)
-        assert best is not None
-        scores, indices, patterns = best
-        weights = torch.softmax(scores, dim=1)
-        values = torch.einsum("bk,bkd->bd", weights, patterns)
-        return TopKRetrieval(values, indices, weights, scores)
-
-    def _block_topk(
-        self, x: torch.Tensor, rows: torch.Tensor, k: int, first_index: int
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        scores = (x * self.beta) @ rows.T
-        if self.similarity == "euclidean":
-            scores.add_(rows.square().sum(dim=1), alpha=-0.5 * self.beta)
-            scores.add_(x.square().sum(dim=1, keepdim=True), alpha=-0.5 * self.beta)
-        top, local = scores.topk(min(k, rows.shape[0]), dim=1)
-        return top, local + first_index, rows[local]
+    def pattern_source(self) -> StoreSource:
+        """The store, streamed ``chunk_size`` rows at a time onto ``device``."""
+        return StoreSource(
+            self.pattern_store,
+            self.chunk_size or 1,
+            device=self.device,
+            dtype=self.compute_dtype,
+            budget_bytes=self.memory_budget_bytes,
+        )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from hopfield.models.lse_memory import energy_from_lse
 from hopfield.ops.sparse_normalizers import entmax15, sparsemax, tsallis_entropy
 
 __all__ = [
@@ -48,7 +49,7 @@ def lse_energy(
     logits = beta * (state @ stored.transpose(-2, -1))
     if mask is not None:
         logits = logits + mask
-    return -torch.logsumexp(logits, dim=-1) / beta + 0.5 * (state * state).sum(-1)
+    return energy_from_lse(state, torch.logsumexp(logits, dim=-1), beta)
 
 
 _TSALLIS_ALPHA = {"sparsemax": 2.0, "entmax15": 1.5}
@@ -80,14 +81,13 @@ def regularized_max_energy(
         scores = scores + mask
     if top_k is not None:
         scores = topk_mask_scores(scores, top_k)
-    quadratic = 0.5 * (state * state).sum(-1)
     if normalizer == "softmax":
-        return -torch.logsumexp(scores, dim=-1) / beta + quadratic
+        return energy_from_lse(state, torch.logsumexp(scores, dim=-1), beta)
     weights = normalize_scores(scores, normalizer)
     finite = scores.masked_fill(weights == 0, 0.0)  # 0·(−∞) would poison autograd
     linear = (weights * finite).sum(-1)
     regularized = linear + tsallis_entropy(weights, _TSALLIS_ALPHA[normalizer], dim=-1)
-    return -regularized / beta + quadratic
+    return energy_from_lse(state, regularized, beta)
 
 
 def topk_mask_scores(scores: torch.Tensor, k: int) -> torch.Tensor:

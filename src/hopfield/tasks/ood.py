@@ -50,6 +50,7 @@ import torch
 from scipy.stats import rankdata
 
 from hopfield._validation import check_finite, check_floating, check_positive, check_probability
+from hopfield.models.lse_memory import energy_from_lse
 from hopfield.ops.streaming import finalize_partials, lse_partials
 
 __all__ = [
@@ -103,10 +104,7 @@ def lse_energy_streamed(
         queries, memories, None, beta, similarity=similarity, chunk_size=chunk_size
     )
     _, logsumexp = finalize_partials(partials)
-    energy = -logsumexp / beta
-    if similarity == "dot":
-        energy = energy + 0.5 * queries.square().sum(dim=1)
-    return energy
+    return energy_from_lse(queries, logsumexp, beta, similarity=similarity)
 
 
 def gaussian_log_density(
