@@ -76,6 +76,12 @@ def _retrieval_worker(rank: int, world_size: int, out_dir: str) -> None:
     saved["tiny/step"] = tiny.step(queries).numpy()
     saved["tiny/topk"] = tiny.retrieve_topk(queries, 3).indices.numpy()
     saved["offset"] = np.array([memory.offset, memory.local_num_patterns])
+    saved["empty"] = memory.recall(torch.zeros(0, DIM), steps=2).states.numpy()
+    try:
+        memory.step(torch.full((1, DIM), 1e39, dtype=torch.float64))  # inf in float32
+        saved["huge"] = np.array("no error")
+    except ValueError as error:
+        saved["huge"] = np.array(str(error))
     np.savez(Path(out_dir) / f"rank{rank}.npz", **saved)
 
 
@@ -174,6 +180,8 @@ def _check_retrieval(tmp_path: Path, world_size: int, *, launch: bool = True) ->
             torch.from_numpy(got["tiny/step"]), tiny.step(queries), rtol=1e-5, atol=1e-5
         )
         assert np.array_equal(got["tiny/topk"], tiny.retrieve_topk(queries, 3).indices.numpy())
+        assert got["empty"].shape == (0, DIM)
+        assert "states contains values outside the range" in str(got["huge"])
     # The shards tile [0, K).
     assert offsets[0][0] == 0 and sum(size for _, size in offsets) == NUM
     assert all(a[0] + a[1] == b[0] for a, b in itertools.pairwise(offsets))

@@ -188,3 +188,32 @@ def test_bad_inputs_raise_clear_errors() -> None:
         model.recall(torch.randn(2, 4), mask=torch.ones(2, 4))
     with pytest.raises(ValueError, match="mask"):
         model.recall(torch.randn(2, 4), mask=torch.ones(2, 3, dtype=torch.bool))
+
+
+def test_queries_are_checked_in_the_memory_dtype_and_empty_batches_are_empty() -> None:
+    memory = ModernHopfield(1.0)
+    memory.store(torch.randn(10, 4, generator=torch.Generator().manual_seed(0)))
+    huge = torch.full((2, 4), 1e39, dtype=torch.float64)  # finite in float64, inf in float32
+    for call in (memory.energy, memory.step, memory.energy_grad):
+        with pytest.raises(ValueError, match="states contains values outside the range"):
+            call(huge)
+    with pytest.raises(ValueError, match="queries contains values outside the range"):
+        memory.recall(huge)
+    with pytest.raises(ValueError, match="queries contains values outside the range"):
+        memory.retrieve_topk(huge, 2)
+    complex_queries = torch.complex(torch.zeros(2, 4), torch.ones(2, 4))
+    with pytest.raises(TypeError, match="queries must have a floating-point dtype"):
+        memory.recall(complex_queries)
+    with pytest.raises(TypeError, match="patterns must be real"):
+        ModernHopfield().store(torch.complex(torch.ones(3, 4), torch.ones(3, 4)))
+    empty = torch.zeros(0, 4, dtype=torch.float64)
+    assert memory.energy(empty).shape == (0,)
+    assert memory.step(empty).shape == (0, 4)
+    assert memory.energy_grad(empty).shape == (0, 4)
+    assert memory.retrieve_topk(empty, 3).indices.shape == (0, 3)
+    result = memory.recall(empty)
+    assert result.states.shape == (0, 4) and result.energies.shape[1] == 0
+    for options in ({"normalizer": "sparsemax"}, {"top_k": 3}):
+        sparse = ModernHopfield(1.0, **options)  # type: ignore[arg-type]
+        sparse.store(torch.randn(10, 4))
+        assert sparse.recall(empty).states.shape == (0, 4)

@@ -257,3 +257,13 @@ def test_peak_rss_is_bounded_by_chunk_not_store_2e6(
     tmp_path: Path, suffix: str, access: str
 ) -> None:
     _streamed_recall_rss(tmp_path, 2_000_000, suffix, access, chunk=65_536, batch=16)
+
+
+def test_queries_checked_after_the_cast_and_empty_batches(tmp_path: Path) -> None:
+    streamed, _ = _pair(tmp_path, _patterns(40, 4), ".npy", "dot", beta=1.0, chunk=16)
+    with pytest.raises(ValueError, match="queries contains values outside the range"):
+        streamed.recall(torch.full((1, 4), 1e39, dtype=torch.float64))
+    with pytest.raises(TypeError, match="queries must have a floating-point dtype"):
+        streamed.recall(torch.zeros(1, 4, dtype=torch.complex64))
+    assert streamed.recall(torch.zeros(0, 4)).states.shape == (0, 4)
+    assert streamed.energy(torch.zeros(0, 4)).shape == (0,)

@@ -93,6 +93,8 @@ class DenseMemory(nn.Module):
         later calls must match ``D``.
         """
         check_tensor(patterns, "patterns")
+        if patterns.is_complex():
+            raise TypeError(f"patterns must be real, got the complex dtype {patterns.dtype}")
         check_rank(patterns, "patterns", 2, "(K, D)")
         if patterns.shape[0] == 0 or patterns.shape[1] == 0:
             raise ValueError(
@@ -165,8 +167,10 @@ class DenseMemory(nn.Module):
         return None, self.patterns.dtype
 
     def _check_states(self, states: torch.Tensor, name: str) -> torch.Tensor:
-        """Validate ``states`` ``(B, D)`` (floating, finite, memory not empty) and cast
-        them to :meth:`_compute_target`."""
+        """Validate ``states`` ``(B, D)`` (real floating, memory not empty), cast them to
+        :meth:`_compute_target`, then check that they are finite *in that dtype* (a
+        float64 1e39 becomes inf in a float32 memory). ``B = 0`` is allowed (empty
+        result)."""
         check_floating(states, name)
         if self.num_patterns == 0:
             raise ValueError(f"the memory is empty: call store(patterns) before passing {name}")
@@ -175,9 +179,16 @@ class DenseMemory(nn.Module):
             raise ValueError(
                 f"{name} must have shape (B, {self.dim}), got shape {tuple(states.shape)}"
             )
-        check_finite(states, name)
         device, dtype = self._compute_target()
-        return states.to(device=device, dtype=dtype)
+        cast = states.to(device=device, dtype=dtype)
+        if not bool(torch.isfinite(cast).all()):
+            if not bool(torch.isfinite(states).all()):
+                raise ValueError(f"{name} contains NaN or inf values")
+            raise ValueError(
+                f"{name} contains values outside the range of the memory's dtype {dtype} "
+                "(NaN or inf once cast)"
+            )
+        return cast
 
     def _check_mask(self, mask: torch.Tensor | None, queries: torch.Tensor) -> torch.Tensor | None:
         if mask is None:
