@@ -75,6 +75,10 @@ def _retrieval_worker(rank: int, world_size: int, out_dir: str) -> None:
     tiny = ShardedMemory.from_full(patterns[:3], BETA)  # some ranks hold no pattern
     saved["tiny/step"] = tiny.step(queries).numpy()
     saved["tiny/topk"] = tiny.retrieve_topk(queries, 3).indices.numpy()
+    for storage in ("bf16", "int8"):  # compact shards: the same codes as one RAM memory
+        compact = ShardedMemory.from_full(patterns, BETA, storage=storage, chunk_size=16)
+        saved[f"{storage}/step"] = compact.step(queries).numpy()
+        saved[f"{storage}/energy"] = compact.energy(queries).numpy()
     saved["offset"] = np.array([memory.offset, memory.local_num_patterns])
     saved["empty"] = memory.recall(torch.zeros(0, DIM), steps=2).states.numpy()
     try:
@@ -181,6 +185,16 @@ def _check_retrieval(tmp_path: Path, world_size: int, *, launch: bool = True) ->
         )
         assert np.array_equal(got["tiny/topk"], tiny.retrieve_topk(queries, 3).indices.numpy())
         assert got["empty"].shape == (0, DIM)
+        for storage in ("bf16", "int8"):
+            compact = ModernHopfield(BETA, storage=storage)
+            compact.store(_patterns())
+            for name in ("step", "energy"):
+                torch.testing.assert_close(
+                    torch.from_numpy(got[f"{storage}/{name}"]),
+                    getattr(compact, name)(queries),
+                    rtol=1e-6,
+                    atol=1e-6,
+                )
         assert "states contains values outside the range" in str(got["huge"])
     # The shards tile [0, K).
     assert offsets[0][0] == 0 and sum(size for _, size in offsets) == NUM

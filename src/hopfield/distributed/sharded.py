@@ -41,6 +41,7 @@ from hopfield._validation import check_finite, check_floating, check_rank, check
 from hopfield.distributed.partition import shard_range
 from hopfield.io.pattern_store import PatternStore, open_store
 from hopfield.models.lse_memory import LogSumExpMemory, PatternSource, TensorSource
+from hopfield.models.storage import Storage
 from hopfield.ops.streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
     LSEPartials,
@@ -192,6 +193,8 @@ class ShardedMemory(LogSumExpMemory):
         beta: inverse temperature ``β > 0``.
         process_group: group to shard over (default: the world).
         similarity: ``"dot"`` or ``"euclidean"``.
+        storage: ``"full"`` (default), ``"bf16"``, ``"fp16"`` or ``"int8"`` (or the
+            option objects of :mod:`hopfield.models.storage`): how the shard is kept.
         chunk_size, memory_budget_bytes: local chunking of
             :func:`~hopfield.ops.streaming.lse_partials`.
     """
@@ -203,12 +206,14 @@ class ShardedMemory(LogSumExpMemory):
         *,
         process_group: dist.ProcessGroup | None = None,
         similarity: str = "dot",
+        storage: Storage | str | None = None,
         chunk_size: int | None = None,
         memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
     ) -> None:
         super().__init__(
             beta,
             similarity=similarity,
+            storage=storage,
             chunk_size=chunk_size,
             memory_budget_bytes=memory_budget_bytes,
         )
@@ -219,9 +224,8 @@ class ShardedMemory(LogSumExpMemory):
         self.process_group = process_group
         self.rank = dist.get_rank(process_group)
         self.world_size = dist.get_world_size(process_group)
-        local = local_patterns.detach().clone().contiguous()
-        self.patterns = local
-        self.sq_norms = local.square().sum(dim=1)
+        local = local_patterns.detach()
+        self._append(local.to(self._first_store_dtype(local.dtype)).clone())
         self.shard_sizes, self._dim = self._exchange_shapes(local)
         self.offset = sum(self.shard_sizes[: self.rank])
 
@@ -317,14 +321,10 @@ class ShardedMemory(LogSumExpMemory):
 
     def _compute_target(self) -> tuple[torch.device | None, torch.dtype]:
         """States move to this rank's shard: its device and dtype."""
-        return self.patterns.device, self.patterns.dtype
+        return self.patterns.device, super()._compute_target()[1]
 
     def pattern_source(self) -> ShardSource:
         """This rank's shard plus the other ranks' partial sums (collective)."""
-        local = TensorSource(
-            self.patterns,
-            self.sq_norms,
-            chunk_size=self.chunk_size,
-            budget_bytes=self.memory_budget_bytes,
-        )
+        local = super().pattern_source()
+        assert isinstance(local, TensorSource)
         return ShardSource(local, self.offset, self.num_patterns, self.process_group)

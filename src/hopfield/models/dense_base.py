@@ -59,6 +59,7 @@ class DenseMemory(nn.Module):
 
     patterns: torch.Tensor
     sq_norms: torch.Tensor
+    _resizable_buffers: tuple[str, ...] = ("patterns", "sq_norms")
 
     def __init__(
         self,
@@ -106,12 +107,19 @@ class DenseMemory(nn.Module):
                     f"patterns must have shape (K, {self.dim}) to match the stored memory, "
                     f"got shape {tuple(patterns.shape)}"
                 )
-            new = patterns.to(device=self.patterns.device, dtype=self.patterns.dtype)
+            new = patterns.to(device=self.patterns.device, dtype=self._compute_target()[1])
         else:
             dtype = patterns.dtype if patterns.is_floating_point() else torch.float32
-            new = patterns.to(device=self.patterns.device, dtype=dtype)
+            new = patterns.to(device=self.patterns.device, dtype=self._first_store_dtype(dtype))
         check_finite(new, "patterns")
-        new = new.detach().clone()
+        self._append(new.detach().clone())
+
+    def _first_store_dtype(self, dtype: torch.dtype) -> torch.dtype:
+        """Arithmetic dtype fixed by the first :meth:`store` of patterns of ``dtype``."""
+        return dtype
+
+    def _append(self, new: torch.Tensor) -> None:
+        """Append validated patterns ``new`` (own copy, arithmetic dtype)."""
         if self.num_patterns:
             self.patterns = torch.cat([self.patterns, new])
             self.sq_norms = torch.cat([self.sq_norms, new.square().sum(dim=1)])
@@ -144,7 +152,7 @@ class DenseMemory(nn.Module):
     ) -> None:
         # The memory size is data, not architecture: resize the buffers to the
         # incoming shapes (keeping device, adopting the stored dtype) before copying.
-        for name in ("patterns", "sq_norms"):
+        for name in self._resizable_buffers:
             incoming = state_dict.get(prefix + name)
             if isinstance(incoming, torch.Tensor):
                 current = getattr(self, name)

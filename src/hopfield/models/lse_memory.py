@@ -32,6 +32,15 @@ import torch
 
 from hopfield._validation import check_choice
 from hopfield.models.dense_base import DenseMemory
+from hopfield.models.storage import (
+    Storage,
+    StorageDType,
+    as_storage,
+    compute_dtype_of,
+    dequantize,
+    quantize,
+    stored_dtype,
+)
 from hopfield.ops.streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
     LSEPartials,
@@ -240,20 +249,46 @@ class PatternSource(ABC):
         return scores, indices, rows
 
 
+WIDEN_BLOCK_BYTES: int = 4 * 2**20
+"""Bytes of widened (float32) rows per block of a low-precision store: small enough to
+stay cache resident between the widening and the two matmuls."""
+
+
+def widened_blocks(
+    codes: torch.Tensor, scales: torch.Tensor, dtype: torch.dtype, first_row: int = 0
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """``(first row, ξ̂ block)``: cache-sized blocks of ``codes`` widened to ``dtype``
+    (:func:`~hopfield.models.storage.dequantize`)."""
+    rows = max(256, WIDEN_BLOCK_BYTES // max(1, codes.shape[1] * dtype.itemsize))
+    for start in range(0, codes.shape[0], rows):
+        block = codes[start : start + rows]
+        scale = scales[start : start + rows] if scales.numel() else scales
+        yield first_row + start, dequantize(block, scale, dtype)
+
+
 class TensorSource(PatternSource):
     """Patterns held in one tensor ``(K, D)`` (RAM or one device), with their cached
-    squared norms; the kernel chunks it by ``chunk_size`` or the budget."""
+    squared norms; the kernel chunks it by ``chunk_size`` or the budget.
+
+    Low-precision codes (bf16 / fp16, or int8 with per-pattern ``scales``, see
+    :mod:`hopfield.models.storage`) are widened to ``dtype`` one cache-sized block at
+    a time (:func:`widened_blocks`) and streamed like chunks of a disk store.
+    """
 
     def __init__(
         self,
         patterns: torch.Tensor,
         sq_norms: torch.Tensor | None = None,
         *,
+        scales: torch.Tensor | None = None,
+        dtype: torch.dtype | None = None,
         chunk_size: int | None = None,
         budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
     ) -> None:
         self.patterns = patterns
         self.sq_norms = sq_norms
+        self.scales = patterns.new_empty(0, dtype=torch.float32) if scales is None else scales
+        self.dtype = patterns.dtype if dtype is None else dtype
         self.chunk_size = chunk_size
         self.budget_bytes = budget_bytes
 
@@ -261,11 +296,21 @@ class TensorSource(PatternSource):
     def num_patterns(self) -> int:
         return int(self.patterns.shape[0])
 
+    @property
+    def widens(self) -> bool:
+        """The stored codes are not in the arithmetic dtype."""
+        return self.patterns.dtype != self.dtype
+
     def chunks(
         self, *, keep: bool = False
     ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor | None]]:
-        if self.num_patterns:
-            yield 0, self.patterns, self.sq_norms
+        if not self.widens:
+            if self.num_patterns:
+                yield 0, self.patterns, self.sq_norms
+            return
+        for start, block in widened_blocks(self.patterns, self.scales, self.dtype):
+            norms = None if self.sq_norms is None else self.sq_norms[start : start + len(block)]
+            yield start, block, norms
 
     def kernel_chunk_size(self) -> int | None:
         return self.chunk_size
@@ -273,11 +318,14 @@ class TensorSource(PatternSource):
     def partials(
         self, states: torch.Tensor, beta: float, *, similarity: str, with_values: bool
     ) -> LSEPartials:
+        if self.widens and self.num_patterns:
+            return super().partials(states, beta, similarity=similarity, with_values=with_values)
         # Also defined for K = 0 (an empty shard): max = −inf, sumexp = 0.
+        keys = self.patterns.to(self.dtype)  # no copy unless empty codes
         return lse_partials(
             states,
-            self.patterns,
-            self.patterns if with_values else None,
+            keys,
+            keys if with_values else None,
             beta,
             similarity=similarity,
             key_sq_norms=self.sq_norms if similarity == "euclidean" else None,
@@ -299,25 +347,66 @@ class LogSumExpMemory(DenseMemory):
     Subclasses only say where the patterns live (:meth:`pattern_source`).
     """
 
+    scales: torch.Tensor
+    _resizable_buffers = ("patterns", "sq_norms", "scales")
+
     def __init__(
         self,
         beta: float = 1.0,
         *,
         similarity: str = "dot",
+        storage: Storage | str | None = None,
         chunk_size: int | None = None,
         memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
     ) -> None:
         super().__init__(beta, chunk_size=chunk_size, memory_budget_bytes=memory_budget_bytes)
         self.similarity = check_choice(similarity, "similarity", SIMILARITIES)
+        self.storage = as_storage(storage)
+        codes = stored_dtype(self.storage, torch.float32)
+        self.patterns = torch.empty(0, 0, dtype=codes)
+        self.register_buffer("scales", torch.empty(0))
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "similarity": self.similarity}
+        return {
+            **super().get_config(),
+            "similarity": self.similarity,
+            "storage": self.storage.name_in_config,
+        }
+
+    # ------------------------------------------------------------------ storage
+    def _compute_target(self) -> tuple[torch.device | None, torch.dtype]:
+        return None, compute_dtype_of(self.storage, self.patterns.dtype)
+
+    def _first_store_dtype(self, dtype: torch.dtype) -> torch.dtype:
+        return dtype if self.storage is StorageDType.full else torch.float32
+
+    def _append(self, new: torch.Tensor) -> None:
+        """Store ``new`` under :attr:`storage` (codes, int8 scales and the squared norms
+        of the stored ``ξ̂_μ``)."""
+        codes, scales = quantize(new, self.storage)
+        norms = dequantize(codes, scales, new.dtype).square().sum(dim=1)
+        if self.num_patterns:
+            codes = torch.cat([self.patterns, codes])
+            scales = torch.cat([self.scales, scales])
+            norms = torch.cat([self.sq_norms, norms])
+        self.patterns, self.scales, self.sq_norms = codes.contiguous(), scales, norms
+
+    def clear(self) -> None:
+        super().clear()
+        self.scales = self.scales.new_empty(0)
+
+    def stored_patterns(self) -> torch.Tensor:
+        """The stored patterns ``ξ̂`` ``(K, D)`` in the arithmetic dtype (the buffer
+        itself for full storage, else a widened copy)."""
+        return dequantize(self.patterns, self.scales, self._compute_target()[1])
 
     def pattern_source(self) -> PatternSource:
         """The source of the stored patterns (default: the ``patterns`` buffer)."""
         return TensorSource(
             self.patterns,
             self.sq_norms,
+            scales=self.scales,
+            dtype=self._compute_target()[1],
             chunk_size=self.chunk_size,
             budget_bytes=self.memory_budget_bytes,
         )

@@ -51,6 +51,7 @@ from hopfield.models.dense_base import (  # noqa: F401  (re-exported for compati
     _RecallPlan,
 )
 from hopfield.models.lse_memory import LogSumExpMemory, energy_from_lse
+from hopfield.models.storage import Storage, StorageDType
 from hopfield.ops.ann import AnnIndex, ApproximateTopK, approximate_topk_retrieve
 from hopfield.ops.streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
@@ -103,6 +104,10 @@ class ModernHopfield(LogSumExpMemory):
         top_k: ``None`` (all memories), an int ``k ≥ 1``, or
             :class:`~hopfield.ops.ann.ApproximateTopK` (top-k on the candidates of a
             faiss index, an approximation: see :mod:`hopfield.ops.ann`).
+        storage: how the patterns are kept: ``StorageDType.full`` (default),
+            ``.bf16``, ``.fp16`` or ``Int8Storage()`` (or ``"full"``, ``"bf16"``,
+            ``"fp16"``, ``"int8"``); arithmetic in float32 for the compact ones
+            (:mod:`hopfield.models.storage`, with the error bound).
         chunk_size: memories per chunk (overrides the budget).
         memory_budget_bytes: bound on one ``(B, chunk)`` score block.
     """
@@ -133,12 +138,14 @@ class ModernHopfield(LogSumExpMemory):
         similarity: str = "dot",
         normalizer: str = "softmax",
         top_k: int | ApproximateTopK | dict[str, Any] | None = None,
+        storage: Storage | str | None = None,
         chunk_size: int | None = None,
         memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
     ) -> None:
         super().__init__(
             beta,
             similarity=similarity,
+            storage=storage,
             chunk_size=chunk_size,
             memory_budget_bytes=memory_budget_bytes,
         )
@@ -164,6 +171,8 @@ class ModernHopfield(LogSumExpMemory):
             extra += f", normalizer={self.normalizer!r}"
         if self.top_k is not None:
             extra += f", top_k={self.top_k}"
+        if self.storage is not StorageDType.full:
+            extra += f", storage={self.storage.name_in_config!r}"
         return (
             f"beta={self.beta}, similarity={self.similarity!r}{extra}, "
             f"num_patterns={self.num_patterns}"
@@ -200,7 +209,7 @@ class ModernHopfield(LogSumExpMemory):
             k = min(self.top_k, self.num_patterns)
             return topk_retrieve(
                 states,
-                self.patterns,
+                self.stored_patterns(),
                 None,
                 self.beta,
                 k,
@@ -208,7 +217,12 @@ class ModernHopfield(LogSumExpMemory):
                 **self._kwargs(),
             )
         return support_retrieve(
-            states, self.patterns, None, self.beta, normalizer=self.normalizer, **self._kwargs()
+            states,
+            self.stored_patterns(),
+            None,
+            self.beta,
+            normalizer=self.normalizer,
+            **self._kwargs(),
         )
 
     def _ann_index(self) -> AnnIndex:
@@ -241,9 +255,9 @@ class ModernHopfield(LogSumExpMemory):
             result = self._sparse(x)
             return weights.scatter(1, result.indices, result.weights)
         if self.similarity == "dot":
-            scores = self.beta * x @ self.patterns.T
+            scores = self.beta * x @ self.stored_patterns().T
         else:
-            scores = -0.5 * self.beta * torch.cdist(x, self.patterns).square()
+            scores = -0.5 * self.beta * torch.cdist(x, self.stored_patterns()).square()
         return torch.softmax(scores, dim=1)
 
     def _update(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -38,7 +38,13 @@ from typing import Any
 import torch
 
 from hopfield.io.pattern_store import PatternStore, open_store
-from hopfield.models.lse_memory import LogSumExpMemory, PatternSource, TopKRetrieval
+from hopfield.models.lse_memory import (
+    LogSumExpMemory,
+    PatternSource,
+    TopKRetrieval,
+    widened_blocks,
+)
+from hopfield.models.storage import StorageDType
 from hopfield.ops.streaming import DEFAULT_MEMORY_BUDGET_BYTES
 
 __all__ = ["DEFAULT_STREAM_CHUNK", "StoreSource", "StreamingMemory", "TopKRetrieval"]
@@ -78,6 +84,13 @@ class StoreSource(PatternSource):
         self, *, keep: bool = False
     ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor | None]]:
         for start, chunk in self.store.iter_chunks(self.rows):
+            if chunk.dtype != self.dtype and chunk.dtype.itemsize < self.dtype.itemsize:
+                # Compact stores: widen cache-sized blocks (a copy, safe to keep).
+                codes = chunk.to(self.device)
+                scales = torch.empty(0, device=self.device)
+                for first, block in widened_blocks(codes, scales, self.dtype, start):
+                    yield first, block, None
+                continue
             moved = chunk.to(device=self.device, dtype=self.dtype)
             if keep and moved.data_ptr() == chunk.data_ptr():
                 moved = moved.clone()
@@ -140,6 +153,8 @@ class StreamingMemory(LogSumExpMemory):
         self.key = key
         self.access = access
         self.device = torch.device(device)
+        compact = {torch.bfloat16: StorageDType.bf16, torch.float16: StorageDType.fp16}
+        self.storage = compact.get(self.pattern_store.dtype, StorageDType.full)
         low_precision = self.pattern_store.dtype in (torch.float16, torch.bfloat16)
         self.compute_dtype = torch.float32 if low_precision else self.pattern_store.dtype
 
@@ -167,7 +182,7 @@ class StreamingMemory(LogSumExpMemory):
 
     def get_config(self) -> dict[str, Any]:
         return {
-            **super().get_config(),
+            **{k: v for k, v in super().get_config().items() if k != "storage"},
             "store": str(self.pattern_store.path),
             "key": self.key,
             "access": self.access,
