@@ -49,6 +49,7 @@ MODULE_LAYERS: dict[str, str] = {
     # memories that read them (StreamingMemory, ShardedMemory) can sit below io.
     "hopfield.io.pattern_store": "ops",
     "hopfield.io.atomic": "ops",  # the atomic-write helper the pattern stores use
+    "hopfield.io.pattern_readers": "ops",  # the pattern-store readers
 }
 """Modules ranked like another part than their package (named here, one reason each)."""
 

@@ -120,6 +120,11 @@ class StreamingMemory(LogSumExpMemory):
     Computation is in the store's dtype (float32 for float16/bfloat16 stores).
     The ``patterns`` buffer inherited from :class:`DenseMemory` stays empty; patterns
     are added with :class:`~hopfield.io.pattern_store.PatternWriter`, not :meth:`store`.
+
+    The file must not change while the memory uses it: a store truncated, replaced,
+    grown or rewritten by another process, or holding a NaN/inf entry, makes the next
+    call raise ``ValueError`` naming the file (every access mode, never ``SIGBUS``;
+    see :mod:`hopfield.io.pattern_store`). Open a new memory to read new contents.
     """
 
     def __init__(
