@@ -121,3 +121,18 @@ def test_quantize_int8_rounds_per_pattern_and_options_are_checked() -> None:
         ModernHopfield(storage="fp16").store(torch.full((2, 3), 1e6))
     with pytest.raises(ValueError, match="patterns contains NaN"):
         ModernHopfield(storage="int8").store(torch.full((2, 3), float("nan")))
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+@pytest.mark.parametrize("similarity", ["dot", "euclidean"])
+def test_few_query_kernel_on_codes_equals_the_widened_blocks(storage: str, similarity: str) -> None:
+    """Few queries may read the codes directly (native kernel: bf16 / int8 + scale);
+    more queries widen cache-sized blocks. Both compute the same numbers."""
+    from hopfield.ops.few_queries import NATIVE_MAX_QUERIES
+
+    memory = ModernHopfield(BETA, similarity=similarity, storage=storage)
+    memory.store(_patterns(seed=6))
+    few = _patterns(seed=7)[:2]
+    many = few.repeat(NATIVE_MAX_QUERIES, 1)  # > NATIVE_MAX_QUERIES rows: widened blocks
+    torch.testing.assert_close(memory.step(few), memory.step(many)[:2], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(memory.energy(few), memory.energy(many)[:2], rtol=1e-5, atol=1e-4)

@@ -24,6 +24,7 @@ gradient, update and top-``k`` are the functions of this module.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -41,6 +42,8 @@ from hopfield.models.storage import (
     quantize,
     stored_dtype,
 )
+from hopfield.ops.few_queries import NATIVE_MAX_QUERIES, plan_threads
+from hopfield.ops.native import native_available, native_lse_partials
 from hopfield.ops.streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
     LSEPartials,
@@ -63,6 +66,9 @@ __all__ = [
     "lse_topk",
     "lse_update",
 ]
+
+_FLOAT32_EXPONENT_FLOOR = 0.8 * math.log(torch.finfo(torch.float32).tiny)
+"""Exponents are clamped there, as in :mod:`hopfield.ops.lse` (terms < 1e-30 relative)."""
 
 SIMILARITIES: tuple[str, ...] = ("dot", "euclidean")
 """Scores ``β ξ_μ·x`` (``"dot"``) and ``−(β/2)‖x − ξ_μ‖²`` (``"euclidean"``)."""
@@ -315,10 +321,55 @@ class TensorSource(PatternSource):
     def kernel_chunk_size(self) -> int | None:
         return self.chunk_size
 
+    def _native_partials(
+        self, states: torch.Tensor, beta: float, similarity: str
+    ) -> LSEPartials | None:
+        """Partials straight from bf16 or int8 codes with the native few-query kernel
+        (float32 accumulation, int8 rows times their scale), or ``None`` where it does
+        not apply (then cache-sized blocks are widened instead)."""
+        codes = self.patterns
+        applies = (
+            codes.dtype in (torch.bfloat16, torch.int8)
+            and self.dtype == torch.float32
+            and states.dtype == torch.float32
+            and states.device.type == "cpu"
+            and 0 < states.shape[0] <= NATIVE_MAX_QUERIES
+            and codes.is_contiguous()
+            and not (torch.is_grad_enabled() and states.requires_grad)
+            and native_available()
+        )
+        if not applies:
+            return None
+        euclidean = similarity == "euclidean"
+        bias = None
+        if euclidean:
+            norms = self.sq_norms if self.sq_norms is not None else self.chunks_norms()
+            bias = (norms * (-0.5 * beta)).to(torch.float32).contiguous()
+        run_max, run_sum, weighted = native_lse_partials(
+            states.contiguous(),
+            codes,
+            None,
+            beta,
+            bias=bias,
+            key_scales=self.scales if codes.dtype == torch.int8 else None,
+            floor=_FLOAT32_EXPONENT_FLOOR,
+            num_threads=plan_threads(codes.numel() * codes.element_size()),
+        )
+        if euclidean:
+            run_max = run_max - (0.5 * beta) * states.square().sum(dim=1)
+        return LSEPartials(run_max, run_sum, weighted)
+
+    def chunks_norms(self) -> torch.Tensor:
+        """``‖ξ̂_μ‖²`` of every stored pattern (when no cached norms were given)."""
+        return dequantize(self.patterns, self.scales, self.dtype).square().sum(dim=1)
+
     def partials(
         self, states: torch.Tensor, beta: float, *, similarity: str, with_values: bool
     ) -> LSEPartials:
         if self.widens and self.num_patterns:
+            fused = self._native_partials(states, beta, similarity)
+            if fused is not None:
+                return fused._replace(weighted=fused.weighted if with_values else None)
             return super().partials(states, beta, similarity=similarity, with_values=with_values)
         # Also defined for K = 0 (an empty shard): max = −inf, sumexp = 0.
         keys = self.patterns.to(self.dtype)  # no copy unless empty codes
