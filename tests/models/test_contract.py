@@ -96,9 +96,6 @@ def make_case(name: str) -> Case:
 NAMES = registry.available()
 
 PENDING: dict[tuple[str, str], str] = {
-    ("modern-dot", "store"): "lse: DenseMemory.store casts complex patterns instead of a TypeError",
-    ("modern-euclidean", "store"): "lse: as modern-dot",
-    ("lsr", "store"): "lse: as modern-dot",
 }
 """Known deviations of memories owned by other areas (owner: what is wrong); each runs as
 a strict xfail, so the entry must be removed once the owner fixes it."""
