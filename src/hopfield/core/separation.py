@@ -6,15 +6,31 @@ associative memory with huge storage capacity" use ``F(z) = exp(z)``. The Energy
 Transformer's Hopfield module uses ``F(z) = ½ ReLU(z)²`` (Hoover et al. 2023).
 Each separation gives ``F`` (``__call__``) and its derivative ``F'`` (``derivative``),
 elementwise, so energies and closed-form gradients share one definition.
+
+Separations are option objects: equal when their class and settings are, stored by
+:mod:`hopfield.io` as ``to_config()`` (``{"name": "polynomial", "degree": 3}``) and
+rebuilt by :meth:`Separation.from_config`; :func:`as_separation` also accepts a name
+(``"relu_squared"``) as shorthand for the object with default settings.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
 from hopfield._validation import check_positive
 
-__all__ = ["Exponential", "Polynomial", "ReLUSquared", "RectifiedPolynomial", "Separation"]
+__all__ = [
+    "SEPARATIONS",
+    "Exponential",
+    "Polynomial",
+    "ReLUSquared",
+    "RectifiedPolynomial",
+    "Separation",
+    "as_separation",
+]
 
 
 class Separation:
@@ -28,8 +44,30 @@ class Separation:
     def derivative(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def to_config(self) -> dict[str, Any]:
+        """``{"name": ..., **settings}``, the form :mod:`hopfield.io` stores (only the
+        separations of :data:`SEPARATIONS`; others are a ``TypeError``)."""
+        if _CLASSES.get(self.name) is not type(self):
+            raise TypeError(
+                f"cannot serialise separation {self!r}: only {', '.join(SEPARATIONS)} have a config"
+            )
+        return {"name": self.name, **vars(self)}
+
+    @staticmethod
+    def from_config(config: Mapping[str, Any], argument: str = "separation") -> Separation:
+        """The separation :meth:`to_config` described (``ValueError`` for unknown names)."""
+        options = dict(config)
+        return _class_of(options.pop("name", None), argument)(**options)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(sorted(vars(self).items()))))
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        settings = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({settings})"
 
 
 def _check_degree(degree: int) -> int:
@@ -54,9 +92,6 @@ class Polynomial(Separation):
     def derivative(self, z: torch.Tensor) -> torch.Tensor:
         return self.degree * z ** (self.degree - 1)
 
-    def __repr__(self) -> str:
-        return f"Polynomial(degree={self.degree})"
-
 
 class RectifiedPolynomial(Separation):
     """``F(z) = ReLU(z)ⁿ`` (Krotov & Hopfield 2016, rectified polynomial energy)."""
@@ -71,9 +106,6 @@ class RectifiedPolynomial(Separation):
 
     def derivative(self, z: torch.Tensor) -> torch.Tensor:
         return self.degree * torch.relu(z) ** (self.degree - 1)
-
-    def __repr__(self) -> str:
-        return f"RectifiedPolynomial(degree={self.degree})"
 
 
 class ReLUSquared(Separation):
@@ -103,5 +135,25 @@ class Exponential(Separation):
     def derivative(self, z: torch.Tensor) -> torch.Tensor:
         return self.beta * torch.exp(self.beta * z)
 
-    def __repr__(self) -> str:
-        return f"Exponential(beta={self.beta})"
+
+_CLASSES: dict[str, type[Separation]] = {
+    cls.name: cls for cls in (Polynomial, RectifiedPolynomial, ReLUSquared, Exponential)
+}
+
+SEPARATIONS: tuple[str, ...] = tuple(_CLASSES)
+"""Names of the separations (the string shorthands of :func:`as_separation`)."""
+
+
+def _class_of(name: object, argument: str) -> type[Separation]:
+    if not isinstance(name, str) or name not in _CLASSES:
+        raise ValueError(f"{argument} must be one of {SEPARATIONS}, got {name!r}")
+    return _CLASSES[name]
+
+
+def as_separation(value: object, argument: str = "separation") -> Separation:
+    """``value`` as a :class:`Separation`: the object itself, or a name as shorthand
+    (``"relu_squared"`` is ``ReLUSquared()``); anything else is a ``ValueError``
+    naming ``argument``."""
+    if isinstance(value, Separation):
+        return value
+    return _class_of(value, argument)()

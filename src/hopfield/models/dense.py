@@ -24,8 +24,8 @@ from hopfield.core.separation import (
     Exponential,
     Polynomial,
     RectifiedPolynomial,
-    ReLUSquared,
     Separation,
+    as_separation,
 )
 from hopfield.models.base import MemorySpec
 from hopfield.models.classical import (
@@ -42,39 +42,23 @@ _SHIFTED_BETA_LIMIT = 300.0
 
 
 def separation_to_config(separation: Separation) -> dict[str, Any]:
-    """JSON form of a built-in separation, e.g. ``{"name": "polynomial", "degree": 3}``."""
-    if isinstance(separation, Polynomial | RectifiedPolynomial):
-        return {"name": separation.name, "degree": separation.degree}
-    if isinstance(separation, Exponential):
-        return {"name": separation.name, "beta": separation.beta}
-    if isinstance(separation, ReLUSquared):
-        return {"name": separation.name}
-    raise TypeError(
-        f"cannot serialise separation {separation!r}: only Polynomial, RectifiedPolynomial, "
-        "Exponential and ReLUSquared have a config"
-    )
+    """JSON form of a built-in separation, e.g. ``{"name": "polynomial", "degree": 3}``
+    (:meth:`~hopfield.core.separation.Separation.to_config`)."""
+    return separation.to_config()
 
 
 def separation_from_config(config: Mapping[str, Any]) -> Separation:
     """Inverse of :func:`separation_to_config`."""
-    options = {key: value for key, value in config.items() if key != "name"}
-    kinds: dict[str, type[Separation]] = {
-        Polynomial.name: Polynomial,
-        RectifiedPolynomial.name: RectifiedPolynomial,
-        Exponential.name: Exponential,
-        ReLUSquared.name: ReLUSquared,
-    }
-    name = config.get("name")
-    if name not in kinds:
-        raise ValueError(f"separation name must be one of {sorted(kinds)}, got {name!r}")
-    return kinds[name](**options)
+    return Separation.from_config(config, "separation name")
 
 
-def _resolve_separation(separation: Separation | Mapping[str, Any] | None) -> Separation:
+def _resolve_separation(separation: Separation | Mapping[str, Any] | str | None) -> Separation:
     if separation is None:
         return Polynomial(3)
     if isinstance(separation, Mapping):
         return separation_from_config(separation)
+    if isinstance(separation, str):
+        return as_separation(separation)
     if not isinstance(separation, Separation):
         raise TypeError(
             "separation must be a hopfield.core.separation.Separation or its config dict, "
@@ -116,7 +100,8 @@ class DenseAssociativeMemory(BinaryAssociativeMemory):
     Args:
         num_neurons: N.
         separation: F, a :class:`~hopfield.core.separation.Separation` (default
-            ``Polynomial(3)``) or its config dict (:func:`separation_to_config`).
+            ``Polynomial(3)``), its config dict (:func:`separation_to_config`) or its
+            name as shorthand (``"relu_squared"``).
         update: ``"async"`` or ``"sync"``.
         order: ``"random"`` (seeded permutation per sweep) or ``"sweep"``.
         seed: seed of the update-order generator.
@@ -124,7 +109,6 @@ class DenseAssociativeMemory(BinaryAssociativeMemory):
 
     Buffers: ``patterns`` ``(K, N)``.
     """
-
 
     registry: ClassVar[tuple[MemorySpec, ...]] = (
         MemorySpec(
@@ -159,12 +143,11 @@ class DenseAssociativeMemory(BinaryAssociativeMemory):
         ),
     )
 
-
     def __init__(
         self,
         num_neurons: int,
         *,
-        separation: Separation | Mapping[str, Any] | None = None,
+        separation: Separation | Mapping[str, Any] | str | None = None,
         update: str = "async",
         order: str = "random",
         seed: int = 0,

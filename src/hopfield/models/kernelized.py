@@ -61,6 +61,8 @@ from hopfield.models.base import (
     iterate_recall,
     legacy_recall_steps,
 )
+from hopfield.ops.normalizers import Normalizer as RetrievalNormalizer
+from hopfield.ops.normalizers import as_normalizer
 from hopfield.ops.sparse_normalizers import entmax15, sparsemax, tsallis_entropy
 
 __all__ = [
@@ -127,14 +129,14 @@ class KernelizedHopfield(nn.Module):
     Args:
         feature_dim: D_Φ, the number of features.
         beta: inverse temperature β > 0.
-        normalizer: ``"softmax"``, ``"entmax15"`` or ``"sparsemax"``.
+        normalizer: ``Softmax()``, ``Entmax15()`` or ``Sparsemax()``
+            (:mod:`hopfield.ops.normalizers`, without ``top_k``) or their names.
         max_iterations: default number of k-CCCP steps of :meth:`recall`.
         tol: convergence threshold on ``max |x_{t+1} − x_t|``.
 
     Buffers: ``feature_weight`` W ``(D_Φ, d)`` (identity-like ``I_{D_Φ×d}`` until
     fitted or set) and ``patterns`` Ξ ``(K, d)``.
     """
-
 
     registry = (
         MemorySpec(
@@ -147,7 +149,6 @@ class KernelizedHopfield(nn.Module):
         ),
     )
 
-
     feature_weight: torch.Tensor
     patterns: torch.Tensor
 
@@ -156,16 +157,17 @@ class KernelizedHopfield(nn.Module):
         feature_dim: int,
         *,
         beta: float = 1.0,
-        normalizer: Normalizer = "softmax",
+        normalizer: Normalizer | RetrievalNormalizer = "softmax",
         max_iterations: int = 20,
         tol: float = 1e-8,
     ) -> None:
         super().__init__()
         self.feature_dim = check_int(feature_dim, "feature_dim", 1)
         self.beta = check_positive(beta, "beta")
-        if normalizer not in _NORMALIZERS:
-            raise ValueError(f"normalizer must be one of {tuple(_NORMALIZERS)}, got {normalizer!r}")
-        self.normalizer = normalizer
+        retrieval = as_normalizer(normalizer, "normalizer")
+        if retrieval.top_k is not None:
+            raise ValueError(f"normalizer takes no top_k here, got {retrieval!r}")
+        self.normalizer = retrieval.name
         self.max_iterations = check_int(max_iterations, "max_iterations", 1)
         self.tol = check_positive(tol, "tol", allow_zero=True)
         self.register_buffer("feature_weight", torch.empty(0))

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 
 from hopfield.models.lse_memory import energy_from_lse
+from hopfield.ops.normalizers import NORMALIZERS
+from hopfield.ops.normalizers import TSALLIS_ALPHA as _TSALLIS_ALPHA
 from hopfield.ops.sparse_normalizers import entmax15, sparsemax, tsallis_entropy
 
 __all__ = [
@@ -23,10 +25,6 @@ __all__ = [
     "regularized_max_energy",
     "topk_mask_scores",
 ]
-
-NORMALIZERS: tuple[str, ...] = ("softmax", "sparsemax", "entmax15")
-"""Normalisations of the association scores: softmax (LSE energy), sparsemax
-(α = 2 Tsallis energy) and 1.5-entmax (α = 1.5 Tsallis energy)."""
 
 
 def lse_energy(
@@ -51,8 +49,6 @@ def lse_energy(
         logits = logits + mask
     return energy_from_lse(state, torch.logsumexp(logits, dim=-1), beta)
 
-
-_TSALLIS_ALPHA = {"sparsemax": 2.0, "entmax15": 1.5}
 
 
 def regularized_max_energy(

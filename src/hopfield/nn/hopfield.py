@@ -68,6 +68,7 @@ from hopfield.nn.energies import (
     topk_mask_scores,
 )
 from hopfield.nn.inputs import layer_input, module_dtype
+from hopfield.ops.normalizers import Normalizer, with_top_k
 
 __all__ = [
     "NORMALIZERS",
@@ -113,8 +114,9 @@ class Hopfield(nn.Module):
         dropout: dropout on the final association weights (training only).
         batch_first: inputs are ``(B, L, ·)``; if False ``(L, B, ·)``.
         bias: biases in the projections.
-        normalizer: ``"softmax"`` (LSE energy), ``"sparsemax"`` or ``"entmax15"``
-            (Tsallis energies, sparse weights).
+        normalizer: a :class:`~hopfield.ops.normalizers.Normalizer` —
+            ``Softmax()`` (LSE energy), ``Sparsemax()`` or ``Entmax15()`` (Tsallis
+            energies, sparse weights), with its own ``top_k`` — or its name as shorthand.
         top_k: keep only the ``k`` largest scores per state pattern (``None``: all;
             ``k ≥ Lk`` is full retrieval).
         association: a callable with the signature of :func:`~hopfield.nn.association.associate`
@@ -122,6 +124,8 @@ class Hopfield(nn.Module):
             (output, weights)`` replacing the association step (state updates and
             final read-out), e.g. :class:`~hopfield.nn.binary_attention.BinaryCAMAssociation`;
             exclusive with ``normalizer``/``top_k``. Not saved by :mod:`hopfield.io`.
+            A :class:`~hopfield.ops.normalizers.Normalizer` here (``association=
+            Sparsemax(top_k=8)``) is the same as passing it as ``normalizer`` (saved).
 
     Shapes (``batch_first=True``): query ``(B, Lq, E)``; key and value ``(B, Lk, S)``;
     output ``(B, Lq, E)``; attention weights ``(B, H, Lq, Lk)`` per head (not averaged;
@@ -144,9 +148,9 @@ class Hopfield(nn.Module):
         dropout: float = 0.0,
         batch_first: bool = True,
         bias: bool = True,
-        normalizer: str = "softmax",
+        normalizer: str | Normalizer = "softmax",
         top_k: int | None = None,
-        association: Association | None = None,
+        association: Association | Normalizer | None = None,
     ) -> None:
         super().__init__()
         self.embed_dim = check_int(embed_dim, "embed_dim")
@@ -164,8 +168,12 @@ class Hopfield(nn.Module):
         self.dropout = check_probability(dropout, "dropout")
         self.batch_first = check_bool(batch_first, "batch_first")
         self.bias = check_bool(bias, "bias")
-        self.normalizer = _check_normalizer(normalizer)
-        self.top_k = None if top_k is None else check_int(top_k, "top_k")
+        if isinstance(association, Normalizer):  # association=Sparsemax(top_k=8)
+            if normalizer != "softmax" or top_k is not None:
+                raise ValueError("association is a normaliser: leave normalizer and top_k unset")
+            normalizer, association = association, None
+        retrieval = with_top_k(normalizer, None if top_k is None else check_int(top_k, "top_k"))
+        self.normalizer, self.top_k = retrieval.name, retrieval.top_k
         self.association = _check_association(association, self.normalizer, self.top_k)
 
         beta0 = self.init_beta if self.init_beta is not None else 1.0 / math.sqrt(self.head_dim)
@@ -469,12 +477,6 @@ class Hopfield(nn.Module):
             state, stored, values, mask, beta, dropout, need_weights,
             normalizer=self.normalizer, top_k=self.top_k,
         )  # fmt: skip
-
-
-def _check_normalizer(value: object) -> str:
-    if not isinstance(value, str) or value not in NORMALIZERS:
-        raise ValueError(f"normalizer must be one of {NORMALIZERS}, got {value!r}")
-    return value
 
 
 def _check_association(value: object, normalizer: str, top_k: int | None) -> Association | None:

@@ -52,6 +52,7 @@ from hopfield.nn.layer_common import (
     check_sequence,
     relu_or_gelu_code,
 )
+from hopfield.ops.normalizers import Normalizer
 
 __all__ = [
     "EnergyTransformerEncoderLayer",
@@ -148,7 +149,7 @@ class HopfieldEncoderLayer(nn.Module):
         *,
         beta: float | None = None,
         update_steps: int = 1,
-        normalizer: str = "softmax",
+        normalizer: str | Normalizer = "softmax",
         top_k: int | None = None,
     ) -> None:
         super().__init__()
@@ -269,7 +270,7 @@ class HopfieldDecoderLayer(nn.Module):
         *,
         beta: float | None = None,
         update_steps: int = 1,
-        normalizer: str = "softmax",
+        normalizer: str | Normalizer = "softmax",
         top_k: int | None = None,
     ) -> None:
         super().__init__()

@@ -11,12 +11,14 @@ them all. Few-query log-sum-exp steps run one-pass fused kernels
 :mod:`~hopfield.ops.native`, or PyTorch's fused attention kernel).
 :mod:`~hopfield.ops.ann` gives approximate top-k through faiss (``hopfield[faiss]``).
 :mod:`hopfield.ops.sparse_normalizers` holds exact sparsemax and
-entmax-1.5.
+entmax-1.5; :mod:`hopfield.ops.normalizers` the option objects that name a retrieval's
+normaliser (``Softmax()``, ``Sparsemax(top_k=8)``, ``Entmax15()``).
 """
 
 from hopfield.ops.ann import HNSW, IVF, ApproximateTopK, Flat, approximate_topk_retrieve
 from hopfield.ops.few_queries import KERNELS
 from hopfield.ops.native import native_available
+from hopfield.ops.normalizers import Entmax15, Normalizer, Softmax, Sparsemax, as_normalizer
 from hopfield.ops.sparse_normalizers import entmax15, sparsemax
 from hopfield.ops.streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
@@ -44,10 +46,15 @@ __all__ = [
     "IVF",
     "KERNELS",
     "ApproximateTopK",
+    "Entmax15",
     "Flat",
     "LSEPartials",
     "LSRPartials",
+    "Normalizer",
+    "Softmax",
+    "Sparsemax",
     "approximate_topk_retrieve",
+    "as_normalizer",
     "combine_lsr_partials",
     "combine_partials",
     "entmax15",

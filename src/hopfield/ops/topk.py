@@ -29,6 +29,8 @@ from hopfield.ops.chunking import (
     resolve_chunk_size,
     score_block,
 )
+from hopfield.ops.normalizers import NORMALIZERS
+from hopfield.ops.normalizers import TSALLIS_ALPHA as _TSALLIS_ALPHA
 from hopfield.ops.sparse_normalizers import entmax15, sparsemax, tsallis_entropy
 
 __all__ = [
@@ -40,11 +42,6 @@ __all__ = [
     "topk_retrieve",
     "topk_scores",
 ]
-
-NORMALIZERS: tuple[str, ...] = ("softmax", "sparsemax", "entmax15")
-"""Normalisers of :func:`topk_retrieve` and :func:`support_retrieve`."""
-
-_TSALLIS_ALPHA = {"sparsemax": 2.0, "entmax15": 1.5}
 
 
 class SparseRetrieval(NamedTuple):
