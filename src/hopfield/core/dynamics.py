@@ -298,6 +298,76 @@ def _needs_graph(ham: HAM, xs: States) -> bool:
     )
 
 
+def _check_schedule(
+    steps: object, step_size: object, tol: object, max_halvings: object
+) -> tuple[int, float, float | None, int]:
+    """Validated ``steps``, ``step_size``, ``tol`` and ``max_halvings`` of :func:`descend`."""
+    return (
+        check_int(steps, "steps", 0),
+        check_positive(step_size, "step_size"),  # type: ignore[arg-type]
+        None if tol is None else check_positive(tol, "tol", allow_zero=True),  # type: ignore[arg-type]
+        check_int(max_halvings, "max_halvings", 0),
+    )
+
+
+def _plain_step(
+    ham: HAM, point: _Point, moves: _Moves, converged: torch.Tensor, tol: float | None
+) -> tuple[_Point, torch.Tensor]:
+    """One unguarded Euler step of the samples not yet converged: (new point, scale)."""
+    scale = (~converged).to(point.energy.dtype)
+    trial = moves.step(point.states, scale, tol is None or not bool(converged.any()))
+    return _evaluate(ham, trial, with_grads=True), scale
+
+
+def _iterate(
+    ham: HAM,
+    states: States,
+    masks: dict[str, torch.Tensor],
+    steps: int,
+    step_size: float,
+    tol: float | None,
+    guard: bool,
+    max_halvings: int,
+) -> DescentResult:
+    """The step loop of :func:`descend` on validated arguments."""
+    graph = _needs_graph(ham, states)
+    point = _evaluate(ham, states, with_grads=True)
+    batch = point.energy.shape[0]
+    converged = torch.zeros(batch, dtype=torch.bool, device=point.energy.device)
+    unbounded = point.energy.detach() == float("-inf")
+    energies, sizes, rejections, taken = [point.energy], [], 0, 0
+    for _ in range(steps):
+        assert point.grads is not None
+        moves = _Moves(ham, point.grads, step_size, masks)
+        if guard:
+            search = _search(ham, point, moves, ~(converged | unbounded), max_halvings, not graph)
+            rejections += search.rejections
+            unbounded = unbounded | search.unbounded
+            scale = search.scale
+            # without a graph the searched point is final; with one, re-apply the scale
+            new = search.point if not graph else _guarded_step(ham, point, moves, scale)
+        else:
+            new, scale = _plain_step(ham, point, moves, converged, tol)
+            unbounded = unbounded | (new.energy.detach() == float("-inf"))
+        if tol is not None:
+            converged = converged | (_max_abs_move(moves.of(), scale) < tol)
+        point = new
+        energies.append(point.energy)
+        sizes.append(scale * step_size)
+        taken += 1
+        if tol is not None and bool(converged.all()):
+            break
+    return DescentResult(
+        states=point.states,
+        energies=torch.stack(energies),
+        step_sizes=torch.stack(sizes).detach() if sizes else point.energy.new_zeros(0, batch),
+        rejections=rejections,
+        steps=taken,
+        converged=converged,
+        unbounded=unbounded,
+    )
+
+
 def descend(
     ham: HAM,
     xs: Mapping[str, torch.Tensor],
@@ -326,10 +396,9 @@ def descend(
     finite state for the remaining steps. Halvings are evaluated on the failing
     samples only. Clamped entries never move.
 
-    Differentiable end to end: the accepted step sizes are chosen without gradient
-    tracking and then applied with out-of-place ops, so backpropagating a loss on
-    ``result.states`` or ``result.energies`` reaches the synapse weights, the
-    Lagrangian parameters (e.g. a learnable β) and the initial states.
+    Differentiable end to end (step sizes are chosen without gradient tracking, then
+    applied out of place): gradients reach synapse weights, Lagrangian parameters
+    and the initial states.
 
     Args:
         ham: the graph whose energy is descended.
@@ -355,52 +424,12 @@ def descend(
     if not isinstance(ham, HAM):
         raise TypeError(f"ham must be a HAM, got {type(ham).__name__}")
     states = ham.check_states(xs)
-    steps = check_int(steps, "steps", 0)
-    step_size = check_positive(step_size, "step_size")
-    tol = None if tol is None else check_positive(tol, "tol", allow_zero=True)
-    max_halvings = check_int(max_halvings, "max_halvings", 0)
+    steps, step_size, tol, max_halvings = _check_schedule(steps, step_size, tol, max_halvings)
     if not isinstance(guard, bool):
         raise TypeError(f"guard must be a bool, got {type(guard).__name__}")
     masks = _check_clamp(ham, clamp, states)
 
-    graph = _needs_graph(ham, states)
-    point = _evaluate(ham, states, with_grads=True)
-    batch = point.energy.shape[0]
-    converged = torch.zeros(batch, dtype=torch.bool, device=point.energy.device)
-    unbounded = point.energy.detach() == float("-inf")
-    energies, sizes, rejections, taken = [point.energy], [], 0, 0
-    for _ in range(steps):
-        assert point.grads is not None
-        moves = _Moves(ham, point.grads, step_size, masks)
-        if guard:
-            search = _search(ham, point, moves, ~(converged | unbounded), max_halvings, not graph)
-            rejections += search.rejections
-            unbounded = unbounded | search.unbounded
-            scale = search.scale
-            # without a graph the searched point is final; with one, re-apply the scale
-            new = search.point if not graph else _guarded_step(ham, point, moves, scale)
-        else:
-            scale = (~converged).to(point.energy.dtype)
-            trial = moves.step(point.states, scale, tol is None or not bool(converged.any()))
-            new = _evaluate(ham, trial, with_grads=True)
-            unbounded = unbounded | (new.energy.detach() == float("-inf"))
-        if tol is not None:
-            converged = converged | (_max_abs_move(moves.of(), scale) < tol)
-        point = new
-        energies.append(point.energy)
-        sizes.append(scale * step_size)
-        taken += 1
-        if tol is not None and bool(converged.all()):
-            break
-    return DescentResult(
-        states=point.states,
-        energies=torch.stack(energies),
-        step_sizes=torch.stack(sizes).detach() if sizes else point.energy.new_zeros(0, batch),
-        rejections=rejections,
-        steps=taken,
-        converged=converged,
-        unbounded=unbounded,
-    )
+    return _iterate(ham, states, masks, steps, step_size, tol, guard, max_halvings)
 
 
 def _select(ok: torch.Tensor, new: States, old: States) -> States:
