@@ -121,3 +121,20 @@ def test_the_kernelized_memory_takes_the_object_or_its_name(retrieval: Normalize
         KernelizedHopfield(8, normalizer=Sparsemax(top_k=2))
     with pytest.raises(ValueError, match="normalizer must be one of"):
         KernelizedHopfield(8, normalizer="relu")  # type: ignore[arg-type]
+
+
+def test_modern_hopfield_takes_normalizer_objects() -> None:
+    from hopfield.models import ModernHopfield
+    from hopfield.ops.normalizers import Entmax15, Sparsemax
+
+    patterns = torch.randn(20, 8, generator=torch.Generator().manual_seed(0))
+    queries = patterns[:3] + 0.1
+    by_object = ModernHopfield(2.0, normalizer=Sparsemax(top_k=4))
+    by_name = ModernHopfield(2.0, normalizer="sparsemax", top_k=4)
+    for model in (by_object, by_name):
+        model.store(patterns)
+    assert by_object.get_config() == by_name.get_config()
+    torch.testing.assert_close(by_object.step(queries), by_name.step(queries))
+    assert ModernHopfield(1.0, normalizer=Entmax15()).normalizer == "entmax15"
+    with pytest.raises(ValueError, match="contradicts normalizer"):
+        ModernHopfield(1.0, normalizer=Sparsemax(top_k=4), top_k=5)

@@ -53,6 +53,7 @@ from hopfield.models.dense_base import (  # noqa: F401  (re-exported for compati
 from hopfield.models.lse_memory import LogSumExpMemory, energy_from_lse
 from hopfield.models.storage import Storage, StorageDType
 from hopfield.ops.ann import AnnIndex, ApproximateTopK, approximate_topk_retrieve
+from hopfield.ops.normalizers import Normalizer
 from hopfield.ops.streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
     NORMALIZERS,
@@ -100,7 +101,9 @@ class ModernHopfield(LogSumExpMemory):
     Args:
         beta: inverse temperature ``β > 0``.
         similarity: ``"dot"`` or ``"euclidean"``.
-        normalizer: ``"softmax"``, ``"sparsemax"`` or ``"entmax15"``.
+        normalizer: a :class:`~hopfield.ops.normalizers.Normalizer` (``Softmax()``,
+            ``Sparsemax(top_k=8)``, ``Entmax15()``; its ``top_k`` becomes ``top_k``) or its
+            name as a shorthand: ``"softmax"``, ``"sparsemax"`` or ``"entmax15"``.
         top_k: ``None`` (all memories), an int ``k ≥ 1``, or
             :class:`~hopfield.ops.ann.ApproximateTopK` (top-k on the candidates of a
             faiss index, an approximation: see :mod:`hopfield.ops.ann`).
@@ -136,7 +139,7 @@ class ModernHopfield(LogSumExpMemory):
         beta: float = 1.0,
         *,
         similarity: str = "dot",
-        normalizer: str = "softmax",
+        normalizer: str | Normalizer = "softmax",
         top_k: int | ApproximateTopK | dict[str, Any] | None = None,
         storage: Storage | str | None = None,
         chunk_size: int | None = None,
@@ -149,6 +152,12 @@ class ModernHopfield(LogSumExpMemory):
             chunk_size=chunk_size,
             memory_budget_bytes=memory_budget_bytes,
         )
+        if isinstance(normalizer, Normalizer):  # the object form, e.g. Sparsemax(top_k=8)
+            if normalizer.top_k is not None:
+                if top_k is not None and top_k != normalizer.top_k:
+                    raise ValueError(f"top_k={top_k!r} contradicts normalizer={normalizer!r}")
+                top_k = normalizer.top_k
+            normalizer = normalizer.name
         self.normalizer = check_choice(normalizer, "normalizer", NORMALIZERS)
         if isinstance(top_k, dict):
             top_k = ApproximateTopK.from_config(top_k)
