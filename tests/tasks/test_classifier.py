@@ -82,3 +82,15 @@ def test_inputs_and_options_are_validated() -> None:
         model.energy(torch.randn(2, 4), torch.ones(2, 2))
     with pytest.raises(ValueError, match="power"):
         model.loss(torch.randn(2, 4), torch.tensor([0, 1]), power=0)
+
+
+def test_separation_objects_equal_their_shorthands() -> None:
+    from hopfield.core.separation import Polynomial, RectifiedPolynomial
+
+    x = torch.randn(5, 6, generator=torch.Generator().manual_seed(0))
+    for name, obj in (("relu3", RectifiedPolynomial(3)), ("poly", Polynomial(3))):
+        by_name = DenseAMClassifier(6, 3, 4, separation=name, seed=1)
+        by_object = DenseAMClassifier(6, 3, 4, separation=obj, seed=1)
+        torch.testing.assert_close(by_name(x), by_object(x))
+    quartic = DenseAMClassifier(6, 3, 4, separation=RectifiedPolynomial(4))
+    assert quartic.separation == RectifiedPolynomial(4)

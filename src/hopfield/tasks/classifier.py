@@ -43,8 +43,11 @@ SEPARATIONS = ("relu3", "poly", "lse")
 """Names accepted for ``separation``: ``ReLU(z)³``, ``z³`` and log-sum-exp."""
 
 
-def make_separation(name: str) -> Separation | None:
-    """The separation ``F`` called ``name`` (``None`` for ``"lse"``)."""
+def make_separation(name: str | Separation) -> Separation | None:
+    """The separation ``F``: a :class:`~hopfield.core.separation.Separation` object as is
+    (e.g. ``RectifiedPolynomial(4)``), or a shorthand name (``None`` for ``"lse"``)."""
+    if isinstance(name, Separation):
+        return name
     if name == "relu3":
         return RectifiedPolynomial(3)
     if name == "poly":
@@ -61,7 +64,9 @@ class DenseAMClassifier(nn.Module):
         num_features: visible neurons ``N``.
         num_classes: label neurons ``C`` (≥ 2).
         num_memories: memories ``K``.
-        separation: ``"relu3"`` (``F = ReLU(z)³``), ``"poly"`` (``F = z³``) or ``"lse"``.
+        separation: a :class:`~hopfield.core.separation.Separation` object (e.g.
+            ``RectifiedPolynomial(4)``) or a shorthand: ``"relu3"`` (``F = ReLU(z)³``),
+            ``"poly"`` (``F = z³``) or ``"lse"`` (log-sum-exp over the memories).
         beta: inverse temperature ``β``.
         seed: seed of the initial memories ``ξ ~ N(0, I)`` (the ``1/√(N+C)`` in ``z``
             keeps the initial overlaps O(1) for standardised inputs).
@@ -75,7 +80,7 @@ class DenseAMClassifier(nn.Module):
         num_classes: int,
         num_memories: int = 100,
         *,
-        separation: str = "relu3",
+        separation: str | Separation = "relu3",
         beta: float = 1.0,
         seed: int = 0,
     ) -> None:

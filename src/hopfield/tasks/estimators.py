@@ -31,6 +31,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from hopfield._deprecated import moved_attribute
+from hopfield.core.separation import Separation
 from hopfield.tasks.classifier import SEPARATIONS, DenseAMClassifier
 from hopfield.tasks.clustering import ClAM, kmeans_plus_plus
 from hopfield.tasks.memory_estimator import AssociativeMemoryEstimator
@@ -95,7 +96,8 @@ class HopfieldClassifier(ClassifierMixin, BaseEstimator):
 
     Args:
         n_memories: number of memories ``K``.
-        separation: ``"relu3"`` (``F = ReLU(z)³``), ``"poly"`` (``F = z³``) or ``"lse"``.
+        separation: a ``Separation`` object (e.g. ``RectifiedPolynomial(4)``) or
+            ``"relu3"`` (``F = ReLU(z)³``), ``"poly"`` (``F = z³``) or ``"lse"``.
         beta: inverse temperature ``β``.
         epochs: passes over the training data.
         lr: Adam learning rate.
@@ -115,7 +117,7 @@ class HopfieldClassifier(ClassifierMixin, BaseEstimator):
         self,
         n_memories: int = 200,
         *,
-        separation: str = "relu3",
+        separation: str | Separation = "relu3",
         beta: float = 0.1,
         epochs: int = 20,
         lr: float = 0.005,
@@ -138,7 +140,7 @@ class HopfieldClassifier(ClassifierMixin, BaseEstimator):
         _check_int(self.batch_size, "batch_size", 1)
         _check_real(self.beta, "beta")
         _check_real(self.lr, "lr")
-        if self.separation not in SEPARATIONS:
+        if not isinstance(self.separation, Separation) and self.separation not in SEPARATIONS:
             raise ValueError(f"separation must be one of {SEPARATIONS}, got {self.separation!r}")
 
     def fit(self, X: Any, y: Any) -> HopfieldClassifier:
