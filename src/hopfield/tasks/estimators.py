@@ -21,11 +21,13 @@ on ``device`` so that predictions do not depend on the batch they are made in.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, ClusterMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -62,15 +64,90 @@ def _check_real(value: object, name: str) -> float:
     return number
 
 
+def _power_of_two(values: np.ndarray) -> np.ndarray:
+    """A power of two within a factor 2 of each of ``values`` (1 for zeros), so that
+    dividing by it is exact."""
+    _, exponent = np.frexp(values)
+    return np.where(values > 0, np.ldexp(1.0, exponent - 1), 1.0)
+
+
+def _moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation; each column's magnitude (a power of
+    two) is factored out first, so |x| up to float64's range does not overflow."""
+    peak = _power_of_two(np.abs(X).max(axis=0))
+    return (X / peak).mean(axis=0) * peak, (X / peak).std(axis=0) * peak
+
+
 def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
+    mean, scale = _moments(X)
     scale[scale < 1e-12] = 1.0
     return mean, scale
 
 
-def _tensor(X: np.ndarray, mean: np.ndarray, scale: np.ndarray, device: str) -> torch.Tensor:
-    return torch.tensor((X - mean) / scale, dtype=_DTYPE, device=device)
+def _tensor(
+    X: np.ndarray, mean: np.ndarray, scale: np.ndarray, device: str, name: str = "X"
+) -> torch.Tensor:
+    with np.errstate(over="ignore", invalid="ignore"):
+        standardised = (X - mean) / scale
+    if not np.isfinite(standardised).all():
+        raise ValueError(
+            f"{name} holds values too large to standardise in float64 "
+            f"(max |{name}| = {np.abs(X).max():.3g}); rescale {name}"
+        )
+    return torch.tensor(standardised, dtype=_DTYPE, device=device)
+
+
+def _numpy(value: Any) -> Any:
+    """A torch tensor as a numpy array (detached, on the CPU; bfloat16 via float32,
+    which numpy lacks); anything else unchanged, for scikit-learn to validate."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    value = value.detach().cpu()
+    return (value.float() if value.dtype == torch.bfloat16 else value).numpy()
+
+
+_NAMED = re.compile(r"\b(X|y)\b")
+_NO_Y = object()
+
+
+def _validated(estimator: BaseEstimator, X: Any, y: Any = _NO_Y, **options: Any) -> Any:
+    """``validate_data`` on float64, for numpy and torch input; an error that names
+    neither ``X`` nor ``y`` (scikit-learn's empty-array, complex and 1-D messages)
+    gets the argument's name in front."""
+    try:
+        if y is _NO_Y:
+            return validate_data(estimator, _numpy(X), dtype=np.float64, **options)
+        return validate_data(estimator, _numpy(X), _numpy(y), dtype=np.float64, **options)
+    except (ValueError, TypeError) as error:
+        if isinstance(error, NotFittedError) or _NAMED.search(str(error)):
+            raise
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(f"{'X' if y is _NO_Y else 'X, y'}: {error}") from error
+
+
+def _labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(classes, encoded y)``; a label-type error names ``y``."""
+    kinds = {"string" if isinstance(label, str) else "number" for label in y.tolist()}
+    if len(kinds) > 1:
+        raise TypeError("y must hold labels of one kind (all strings or all numbers), got both")
+    try:
+        check_classification_targets(y)
+        return np.unique(y, return_inverse=True)
+    except (ValueError, TypeError) as error:
+        if _NAMED.search(str(error)):
+            raise
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(f"y: {error}") from error
+
+
+def _check_trained(estimator: BaseEstimator, model: torch.nn.Module, loss: float) -> None:
+    """Training that ends in NaN/inf parameters or loss is an error, not a model."""
+    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    if not finite or not np.isfinite(loss):
+        raise ValueError(
+            f"{type(estimator).__name__} training diverged (final loss {loss}); "
+            "lower lr or beta, or rescale X"
+        )
 
 
 def _seed(random_state: Any) -> int:
@@ -146,12 +223,11 @@ class HopfieldClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> HopfieldClassifier:
         """Train on ``X`` ``(n_samples, n_features)`` and labels ``y`` ``(n_samples,)``."""
         self._validate_params()
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
-        self.classes_, encoded = np.unique(y, return_inverse=True)
+        X, y = _validated(self, X, y)
+        self.classes_, encoded = _labels(y)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"HopfieldClassifier needs samples of at least 2 classes, got 1 class "
+                f"y must hold samples of at least 2 classes for HopfieldClassifier, got 1 class "
                 f"({self.classes_[0]!r})"
             )
         self.mean_, self.scale_ = _standardise(X)
@@ -179,14 +255,21 @@ class HopfieldClassifier(ClassifierMixin, BaseEstimator):
                 optimizer.step()
                 total += float(loss.detach()) * len(index)
             self.loss_curve_.append(total / len(targets))
+        _check_trained(self, model, self.loss_curve_[-1] if self.loss_curve_ else 0.0)
         self.model_ = model.eval()
         return self
 
     def _logits(self, X: Any) -> torch.Tensor:
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = _validated(self, X, reset=False, ensure_min_samples=0)
         with torch.no_grad():
-            return self.model_(_tensor(X, self.mean_, self.scale_, self.device)).cpu()
+            logits = self.model_(_tensor(X, self.mean_, self.scale_, self.device)).cpu()
+        if not bool(torch.isfinite(logits).all()):
+            raise ValueError(
+                "X gives non-finite energy gaps (values far outside the training range: "
+                f"max |X| = {np.abs(X).max():.3g}); rescale X"
+            )
+        return logits
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Energy gaps ``ℓ`` ``(n_samples, n_classes)`` (``(n_samples,)`` for two
@@ -204,6 +287,12 @@ class HopfieldClassifier(ClassifierMixin, BaseEstimator):
         """The class with the largest energy gap, ``(n_samples,)``."""
         winners = self._logits(X).argmax(dim=1).numpy()
         return self.classes_[winners]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy on ``X``, ``y`` (an empty ``X`` has none: ``ValueError``)."""
+        check_is_fitted(self)
+        _validated(self, X, reset=False)
+        return float(super().score(X, y, sample_weight))
 
 
 # --------------------------------------------------------------------------- clustering
@@ -309,12 +398,13 @@ class ClAMClustering(ClusterMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> ClAMClustering:
         """Learn the prototypes from ``X`` ``(n_samples, n_features)`` (``y`` ignored)."""
         self._validate_params()
-        X = validate_data(self, X, dtype=np.float64)
+        X = _validated(self, X)
         if X.shape[0] < int(self.n_clusters):
             raise ValueError(f"n_samples={X.shape[0]} should be ≥ n_clusters={self.n_clusters}")
         # centre per feature, scale isotropically (one factor keeps the geometry)
-        self.mean_ = X.mean(axis=0)
-        spread = float(np.sqrt(X.var(axis=0).mean()))
+        self.mean_, deviation = _moments(X)
+        top = float(_power_of_two(deviation.max()))
+        spread = float(np.sqrt(np.mean((deviation / top) ** 2))) * top
         self.scale_ = np.full(X.shape[1], spread if spread > 1e-12 else 1.0)
         inputs = _tensor(X, self.mean_, self.scale_, self.device)
         self.beta_ = float(self.beta)
@@ -323,10 +413,11 @@ class ClAMClustering(ClusterMixin, BaseEstimator):
         for _ in range(int(self.n_init)):
             seed = int(rng.randint(np.iinfo(np.int32).max))
             model, loss = self._train_one(inputs, self.beta_, seed)
-            if best is None or loss < best[1]:
+            if best is None or loss < best[1] or not np.isfinite(best[1]):
                 best = (model, loss)
         assert best is not None
         model, self.loss_ = best
+        _check_trained(self, model, self.loss_)
         self._keep_used_prototypes(model, inputs)
         return self
 
@@ -342,9 +433,9 @@ class ClAMClustering(ClusterMixin, BaseEstimator):
         centres = model.prototypes.detach().cpu().numpy()
         self.cluster_centers_ = centres * self.scale_ + self.mean_
 
-    def _inputs(self, X: Any) -> torch.Tensor:
+    def _inputs(self, X: Any, *, min_samples: int = 0) -> torch.Tensor:
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = _validated(self, X, reset=False, ensure_min_samples=min_samples)
         return _tensor(X, self.mean_, self.scale_, self.device)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -354,6 +445,6 @@ class ClAMClustering(ClusterMixin, BaseEstimator):
 
     def score(self, X: Any, y: Any = None) -> float:
         """Negative reconstruction loss ``−mean ‖x − x_T‖²`` (higher is better)."""
-        inputs = self._inputs(X)
+        inputs = self._inputs(X, min_samples=1)
         with torch.no_grad():
             return -float(self.model_.loss(inputs))

@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 
+from hopfield._validation import cast_finite
 from hopfield.models import registry
 from hopfield.models.base import RecallResult
 
@@ -23,6 +25,15 @@ _ALIASES = {
     "dense": "dense-relu3",
     "classical": "hopfield-hebbian",
 }
+
+
+def _from_array(value: Any, name: str) -> torch.Tensor:
+    """A numpy array (or nested sequence) as a tensor; ``TypeError`` naming ``name``
+    for objects numpy cannot turn into numbers."""
+    try:
+        return torch.as_tensor(np.asarray(value))
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(f"{name} must be a numeric array or tensor: {error}") from None
 
 
 class AssociativeMemoryEstimator(BaseEstimator):
@@ -70,13 +81,17 @@ class AssociativeMemoryEstimator(BaseEstimator):
     def _as_tensor(X: Any, name: str) -> tuple[torch.Tensor, bool, bool]:
         """``(tensor (n, D), was_torch, was_1d)``."""
         was_torch = isinstance(X, torch.Tensor)
-        tensor = X.detach() if was_torch else torch.as_tensor(np.asarray(X))
+        tensor = X.detach() if was_torch else _from_array(X, name)
         if tensor.ndim not in (1, 2):
             raise ValueError(f"{name} must have shape (n, D) or (D,), got {tuple(tensor.shape)}")
         if tensor.dtype == torch.bool or tensor.is_complex():
             raise TypeError(f"{name} must be real-valued, got {tensor.dtype}")
         was_1d = tensor.ndim == 1
         tensor = tensor[None] if was_1d else tensor
+        if tensor.shape[1] == 0:
+            raise ValueError(
+                f"{name} must have at least one feature, got shape {tuple(tensor.shape)}"
+            )
         if not tensor.is_floating_point():
             tensor = tensor.to(torch.float32)
         return tensor, was_torch, was_1d
@@ -97,6 +112,7 @@ class AssociativeMemoryEstimator(BaseEstimator):
         patterns, _, _ = self._as_tensor(X, "X")
         if patterns.shape[0] == 0:
             raise ValueError("X must hold at least one pattern, got shape (0, D)")
+        patterns = cast_finite(patterns, "X", patterns.dtype)
         if hasattr(self, "patterns_"):
             if patterns.shape[1] != self.patterns_.shape[1]:
                 raise ValueError(
@@ -120,13 +136,14 @@ class AssociativeMemoryEstimator(BaseEstimator):
 
     def _queries(self, Q: Any, name: str) -> tuple[torch.Tensor, bool, bool]:
         if not hasattr(self, "memory_"):
-            raise ValueError(f"the memory is empty: call store(X) before passing {name}")
+            raise NotFittedError(f"the memory is empty: call store(X) before passing {name}")
         queries, was_torch, was_1d = self._as_tensor(Q, name)
         if queries.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"{name} must have shape (n, {self.n_features_in_}), got {tuple(queries.shape)}"
             )
-        return queries.to(self.device, self.patterns_.dtype), was_torch, was_1d
+        device = torch.device(self.device)
+        return cast_finite(queries, name, self.patterns_.dtype, device), was_torch, was_1d
 
     def retrieve(self, Q: Any) -> Any:
         """Run the model's recall from the queries ``Q`` ``(n, D)``; final states."""
@@ -141,9 +158,7 @@ class AssociativeMemoryEstimator(BaseEstimator):
         """Pattern completion: recall with the entries where ``mask`` is True clamped
         to ``query`` (``mask`` bool, same shape as ``query``)."""
         queries, was_torch, was_1d = self._queries(query, "query")
-        clamp = (
-            mask.detach() if isinstance(mask, torch.Tensor) else torch.as_tensor(np.asarray(mask))
-        )
+        clamp = mask.detach() if isinstance(mask, torch.Tensor) else _from_array(mask, "mask")
         clamp = clamp[None] if clamp.ndim == 1 else clamp
         if clamp.dtype != torch.bool:
             raise TypeError(f"mask must be boolean (True = known entry), got {clamp.dtype}")
