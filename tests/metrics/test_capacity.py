@@ -104,6 +104,7 @@ def test_confidence_flags_points_far_from_the_criterion() -> None:
 def test_classical_capacity_is_about_0138_n_at_n200() -> None:
     # Amit–Gutfreund–Sompolinsky: at α_c ≈ 0.138 retrieval states carry ≈1.5 % wrong bits.
     result = capacity_search(classical, 200, max_error=0.015, trials=20, seed=0)
+    print(f"classical capacity at N=200: K={result.capacity}, load K/N={result.load:.4f}")
     assert 0.11 <= result.load <= 0.17, result.load
     check_consistent(result)
 

@@ -245,6 +245,7 @@ def test_polynomial_capacity_onset_table() -> None:
     }
     for (degree, num_patterns), (low, high) in rows.items():
         bits, _ = one_step_flip_rate(Polynomial(degree), num_patterns, trials=10)
+        print(f"polynomial degree {degree}, K={num_patterns}: bit-flip rate {bits:.5f}")
         assert low <= bits <= high, (degree, num_patterns, bits)
 
 
