@@ -94,6 +94,61 @@ def test_native_threads_give_the_same_result(threads: int) -> None:
     _close((weighted / run_sum[:, None], run_max + run_sum.log()), want)
 
 
+def _dequantised(keys: torch.Tensor, store: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``keys`` stored as ``store`` (int8: symmetric, one scale per row) and their scales."""
+    if store == "fp32":
+        return keys, None
+    if store == "bf16":
+        return keys.to(torch.bfloat16), None
+    scales = keys.abs().amax(dim=1).clamp_min(1e-12) / 127.0
+    return (keys / scales[:, None]).round().to(torch.int8), scales
+
+
+@needs_native
+@pytest.mark.parametrize("portable", [False, True])
+@pytest.mark.parametrize("store", ["fp32", "bf16", "int8"])
+@pytest.mark.parametrize(
+    ("num_memories", "dim", "value_dim", "batch"),
+    [(1, 4, 4, 1), (45, 40, 40, 3), (2051, 64, 7, 2), (3000, 256, 256, 1), (777, 96, 96, 5)],
+)
+def test_native_builds_match_the_explicit_reference_on_every_store(
+    portable: bool, store: str, num_memories: int, dim: int, value_dim: int, batch: int
+) -> None:
+    """Both builds (AVX-512 intrinsics where the CPU has them, and the portable loops)
+    give the explicit float64 softmax over the dequantised keys to 1e-5 relative, for
+    dims that are and are not multiples of 32, blocks cut short, biases and values."""
+    gen = torch.Generator().manual_seed(num_memories + dim + batch)
+    keys = torch.randn(num_memories, dim, generator=gen)
+    codes, scales = _dequantised(keys, store)
+    plain = codes.float() if scales is None else codes.float() * scales[:, None]
+    values = None if value_dim == dim else torch.randn(num_memories, value_dim, generator=gen)
+    queries = torch.randn(batch, dim, generator=gen) / dim**0.25
+    bias = torch.randn(num_memories, generator=gen) if batch == 2 else None
+    beta = 0.8
+    got_max, got_sum, got_weighted = native_lse_partials(
+        queries, codes, values, beta, bias=bias, key_scales=scales, floor=-87.0,
+        num_threads=2, portable=portable,
+    )  # fmt: skip
+    scores = beta * queries.double() @ plain.double().T
+    if bias is not None:
+        scores = scores + bias.double()
+    want_lse = torch.logsumexp(scores, dim=1)
+    want = torch.softmax(scores, dim=1) @ (plain if values is None else values).double()
+    got = got_weighted.double() / got_sum.double()[:, None]
+    assert float((got - want).abs().max() / want.abs().max()) < 1e-5
+    lse = got_max.double() + got_sum.double().log()
+    assert float((lse - want_lse).abs().max() / want_lse.abs().max().clamp_min(1.0)) < 1e-6
+
+
+@needs_native
+def test_native_portable_build_is_the_portable_path() -> None:
+    """The portable build really runs without intrinsics; the default one uses them
+    exactly where the compiler targets AVX-512."""
+    assert not native_module.native_simd(portable=True)
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    assert native_module.native_simd() == (" avx512f " in flags.replace("\n", " "))
+
+
 @needs_native
 def test_native_reads_bfloat16_and_int8_keys() -> None:
     gen = torch.Generator().manual_seed(3)

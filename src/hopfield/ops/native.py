@@ -10,6 +10,11 @@ shared with another process takes fewer tasks instead of holding the others at a
 barrier; each task sums its own rows before folding them into the thread's
 partials (two-level sums: ~1e-7 relative error at K = 1e6).
 
+On CPUs with AVX-512 the blocks run on intrinsics that widen bfloat16 and int8 keys
+in registers (two integer operations per 32 bfloat16 keys), so low-precision stores
+are read at close to their own, halved or quartered, memory floor; elsewhere (or
+built with ``portable=True``) portable C loops that the compiler vectorises.
+
 The C file is compiled on first use with the system C compiler (``$CC`` or ``cc``,
 ``-O3 -march=native``) into a per-user cache directory
 (``$HOPFIELD_CACHE_DIR``, else ``$XDG_CACHE_HOME/hopfield``, else
@@ -32,10 +37,17 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["NATIVE_DTYPES", "native_available", "native_library", "native_lse_partials"]
+__all__ = [
+    "NATIVE_DTYPES",
+    "native_available",
+    "native_library",
+    "native_lse_partials",
+    "native_simd",
+]
 
 _SOURCE = Path(__file__).with_name("csrc") / "lse_few.c"
 _FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-fPIC", "-shared")
+_PORTABLE_FLAGS = ("-DHOPFIELD_PORTABLE",)  # the portable C loops even where AVX-512 exists
 _COMPILE_TIMEOUT_S = 120
 
 NATIVE_DTYPES: dict[torch.dtype, int] = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2}
@@ -59,11 +71,11 @@ def _cpu_signature() -> str:
     return platform.machine() + flags
 
 
-def _compile(compiler: str, target: Path) -> bool:
+def _compile(compiler: str, flags: tuple[str, ...], target: Path) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         built = Path(scratch) / target.name
-        command = [compiler, *_FLAGS, "-o", str(built), str(_SOURCE), "-lpthread"]
+        command = [compiler, *flags, "-o", str(built), str(_SOURCE), "-lpthread"]
         try:
             done = subprocess.run(
                 command, capture_output=True, timeout=_COMPILE_TIMEOUT_S, check=False
@@ -84,24 +96,28 @@ def _bind(library: ctypes.CDLL) -> ctypes.CDLL:
         ctypes.c_float, ctypes.c_float, ctypes.c_int, pointer, pointer, pointer,
     ]  # fmt: skip
     function.restype = ctypes.c_int
+    library.hopfield_lse_few_simd.argtypes = []
+    library.hopfield_lse_few_simd.restype = ctypes.c_int
     return library
 
 
 @functools.cache
-def native_library() -> ctypes.CDLL | None:
+def native_library(portable: bool = False) -> ctypes.CDLL | None:
     """The compiled kernel (built on first call, then cached on disk), or ``None`` when
-    disabled (``HOPFIELD_NATIVE=0``), without a C compiler, or if the build fails."""
+    disabled (``HOPFIELD_NATIVE=0``), without a C compiler, or if the build fails.
+    ``portable=True``: the build without intrinsics (what CPUs without AVX-512 run)."""
     if os.environ.get("HOPFIELD_NATIVE", "1") == "0" or platform.system() != "Linux":
         return None
     compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
     if compiler is None or not _SOURCE.exists():
         return None
+    flags = _FLAGS + (_PORTABLE_FLAGS if portable else ())
     key = hashlib.sha256()
     key.update(_SOURCE.read_bytes())
-    key.update(" ".join((compiler, *_FLAGS, _cpu_signature())).encode())
+    key.update(" ".join((compiler, *flags, _cpu_signature())).encode())
     target = _cache_dir() / f"lse_few-{key.hexdigest()[:16]}.so"
     try:
-        if not target.exists() and not _compile(compiler, target):
+        if not target.exists() and not _compile(compiler, flags, target):
             return None
         return _bind(ctypes.CDLL(str(target)))
     except OSError:
@@ -111,6 +127,12 @@ def native_library() -> ctypes.CDLL | None:
 def native_available() -> bool:
     """Whether the native kernel can be used in this process (compiles it if needed)."""
     return native_library() is not None
+
+
+def native_simd(portable: bool = False) -> bool:
+    """Whether the (``portable``) build runs its blocks on AVX-512 intrinsics."""
+    library = native_library(portable)
+    return library is not None and bool(library.hopfield_lse_few_simd())
 
 
 def native_lse_partials(
@@ -123,6 +145,7 @@ def native_lse_partials(
     key_scales: torch.Tensor | None = None,
     floor: float,
     num_threads: int,
+    portable: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(max (B,), sumexp (B,), weighted (B, Dv))`` of the scores ``β ξ_μ·x + b_μ`` in one
     pass over ``keys`` with the native kernel (``values=None``: the keys are the values).
@@ -130,10 +153,10 @@ def native_lse_partials(
     Requirements (checked by the caller, :func:`hopfield.ops.lse.lse_partials`): CPU,
     contiguous; queries, values, bias and key_scales float32; keys float32, bfloat16 or
     int8 (then ``key_scales`` ``(K,)``: row ``μ`` is ``key_scales[μ] · keys[μ]``).
-    Exponents below ``floor`` are clamped there. Raises ``RuntimeError`` if the kernel
-    is unavailable or fails.
+    Exponents below ``floor`` are clamped there. ``portable=True`` runs the build
+    without intrinsics. Raises ``RuntimeError`` if the kernel is unavailable or fails.
     """
-    library = native_library()
+    library = native_library(portable)
     if library is None:
         raise RuntimeError("the native kernel is not available (no C compiler, or disabled)")
     num_queries, dim = queries.shape

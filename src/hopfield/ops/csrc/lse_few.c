@@ -11,6 +11,16 @@
  *
  * Keys are float32 (dtype 0), bfloat16 (dtype 1, raw uint16) or int8 with one
  * float32 scale per row (dtype 2); accumulation is float32.
+ *
+ * Two implementations of a block: AVX-512 intrinsics (compiled where __AVX512F__ is
+ * defined, unless HOPFIELD_PORTABLE is) and portable C that the compiler vectorises.
+ * The AVX-512 one widens low-precision keys in registers, never through memory:
+ * 32 bfloat16 keys loaded as 16 32-bit lanes give the even-indexed keys as
+ * `lane << 16` and the odd-indexed ones as `lane & 0xffff0000` (two integer
+ * operations per 32 keys), so the query and the weighted sum are kept in that
+ * even/odd order within every 32 dimensions and put back in order at the end;
+ * int8 keys are sign-extended and converted (the row scale multiplies the score and
+ * the softmax weight instead of every key).
  */
 #include <math.h>
 #include <pthread.h>
@@ -18,12 +28,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__AVX512F__) && !defined(HOPFIELD_PORTABLE)
+#include <immintrin.h>
+#define HOPFIELD_SIMD 1
+#else
+#define HOPFIELD_SIMD 0
+#endif
+
 #define ROWS 16
 #define TASK_ROWS 1024
+#define PREFETCH_ROWS 16 /* SIMD path: rows prefetched this far ahead (measured: 16-32) */
 #define MAX_THREADS 256
 
 typedef struct {
-    const float *queries; /* (B, D) */
+    const float *queries; /* (B, D); in the SIMD path in key order (see order_query) */
     const void *keys;     /* (K, D) */
     const float *scales;  /* (K,) for int8 keys, else NULL */
     const float *values;  /* (K, Dv) float32, or NULL: the keys are the values */
@@ -80,6 +98,39 @@ static inline const float *key_row(const problem_t *pb, int64_t row, float *buff
     return buffer;
 }
 
+/* Online softmax over the scores s[0..ROWS) of query b in one block (rows past the
+ * block's end hold -inf): raise the running maximum (rescaling the partials), replace
+ * the scores by their weights exp(s - max) (0 for rows past the end) and add them to
+ * the running sum. Returns 0 when every score is -inf (nothing to add). */
+static inline int block_weights(const problem_t *pb, int64_t b, int64_t count, float *s,
+                                worker_t *w) {
+    const int64_t Dv = pb->value_dim;
+    float block_max = -INFINITY;
+    for (int64_t r = 0; r < ROWS; ++r) block_max = s[r] > block_max ? s[r] : block_max;
+    if (block_max == -INFINITY) return 0;
+    if (block_max > w->max[b]) {
+        float *acc = w->weighted + b * Dv;
+        float rescale = w->max[b] == -INFINITY ? 0.0f : expf(w->max[b] - block_max);
+        w->sum[b] *= rescale;
+        for (int64_t d = 0; d < Dv; ++d) acc[d] *= rescale;
+        w->max[b] = block_max;
+    }
+    const float m = w->max[b], floor = pb->floor;
+#pragma omp simd
+    for (int64_t r = 0; r < ROWS; ++r) { /* all ROWS lanes: one vector, no remainder */
+        float x = s[r] - m;
+        x = x < floor ? floor : x;
+        s[r] = exp_nonpositive(x);
+    }
+    for (int64_t r = count; r < ROWS; ++r) s[r] = 0.0f;
+    float total = 0.0f;
+#pragma omp simd reduction(+ : total)
+    for (int64_t r = 0; r < ROWS; ++r) total += s[r];
+    w->sum[b] += total;
+    return 1;
+}
+
+/* Portable block: rows widened to float32 in rows_buf, loops the compiler vectorises. */
 static void run_block(const problem_t *pb, int64_t start, int64_t count, float *rows_buf,
                       float *scores, worker_t *w) {
     const int64_t B = pb->num_queries, D = pb->dim, Dv = pb->value_dim;
@@ -106,33 +157,15 @@ static void run_block(const problem_t *pb, int64_t start, int64_t count, float *
         }
         for (int64_t r = 0; r < count; ++r)
             s[r] = pb->beta * s[r] + (pb->bias ? pb->bias[start + r] : 0.0f);
+        for (int64_t r = count; r < ROWS; ++r) s[r] = -INFINITY;
     }
     const float *v[ROWS];
     for (int64_t r = 0; r < ROWS; ++r)
         v[r] = pb->values ? pb->values + (start + (r < count ? r : 0)) * Dv : rows[r];
     for (int64_t b = 0; b < B; ++b) {
         float *s = scores + b * ROWS;
-        float block_max = -INFINITY;
-        for (int64_t r = 0; r < count; ++r) block_max = s[r] > block_max ? s[r] : block_max;
-        if (block_max == -INFINITY) continue; /* every score -inf: nothing to add */
+        if (!block_weights(pb, b, count, s, w)) continue;
         float *acc = w->weighted + b * Dv;
-        if (block_max > w->max[b]) {
-            float rescale = w->max[b] == -INFINITY ? 0.0f : expf(w->max[b] - block_max);
-            w->sum[b] *= rescale;
-            for (int64_t d = 0; d < Dv; ++d) acc[d] *= rescale;
-            w->max[b] = block_max;
-        }
-        const float m = w->max[b], floor = pb->floor;
-        float total = 0.0f;
-#pragma omp simd reduction(+ : total)
-        for (int64_t r = 0; r < count; ++r) {
-            float x = s[r] - m;
-            x = x < floor ? floor : x;
-            s[r] = exp_nonpositive(x);
-            total += s[r];
-        }
-        w->sum[b] += total;
-        for (int64_t r = count; r < ROWS; ++r) s[r] = 0.0f; /* padded rows weigh 0 */
         for (int64_t r = 0; r < count; r += 4) { /* four rows per pass over acc */
             const float p0 = s[r], p1 = s[r + 1], p2 = s[r + 2], p3 = s[r + 3];
             const float *v0 = v[r], *v1 = v[r + 1], *v2 = v[r + 2], *v3 = v[r + 3];
@@ -142,6 +175,173 @@ static void run_block(const problem_t *pb, int64_t start, int64_t count, float *
         }
     }
 }
+
+#if HOPFIELD_SIMD
+#define INLINE static inline __attribute__((always_inline))
+
+/* Keys 32c .. 32c+31 of `row` as two float32 vectors in key order: float32 and int8
+ * in natural order (int8 unscaled), bfloat16 evens then odds. */
+INLINE void load32(const void *row, int64_t c, int dtype, __m512 *lo, __m512 *hi) {
+    if (dtype == 0) {
+        const float *p = (const float *)row + 32 * c;
+        *lo = _mm512_loadu_ps(p);
+        *hi = _mm512_loadu_ps(p + 16);
+    } else if (dtype == 1) {
+        const __m512i x = _mm512_loadu_si512((const uint16_t *)row + 32 * c);
+        *lo = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+        *hi = _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32((int)0xffff0000u)));
+    } else {
+        const int8_t *p = (const int8_t *)row + 32 * c;
+        *lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+        *hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 16))));
+    }
+}
+
+/* Key d (natural order, d past the last full 32) of `row` as float32, int8 unscaled. */
+INLINE float key_at(const void *row, int64_t d, int dtype) {
+    if (dtype == 0) return ((const float *)row)[d];
+    if (dtype == 2) return (float)((const int8_t *)row)[d];
+    union { uint32_t u; float f; } v;
+    v.u = (uint32_t)((const uint16_t *)row)[d] << 16;
+    return v.f;
+}
+
+/* The four sums of the elements of a, b, c and d. */
+INLINE __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
+    /* 128-bit lanes: ab = (a0+a2, a1+a3, b0+b2, b1+b3), likewise cd */
+    const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xee));
+    const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xee));
+    /* lane i: four partial sums of the i-th vector; then sum within the lanes */
+    __m512 t = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xdd));
+    t = _mm512_add_ps(t, _mm512_permute_ps(t, 0xb1));
+    t = _mm512_add_ps(t, _mm512_permute_ps(t, 0x4e));
+    const __m512i first = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_castps512_ps128(_mm512_permutexvar_ps(first, t));
+}
+
+/* <q, row_i> for four rows (q in key order; int8 rows unscaled); while at it, the
+ * same dimensions of the rows `ahead` bytes further are prefetched (0: none). */
+INLINE void dots4(const void *const *rows, const float *q, int64_t D, int dtype, float *out,
+                  int64_t ahead) {
+    const int64_t bytes = dtype == 0 ? 128 : dtype == 1 ? 64 : 32; /* per 32 keys */
+    __m512 a[8];
+    for (int i = 0; i < 8; ++i) a[i] = _mm512_setzero_ps();
+    const int64_t chunks = D / 32;
+    for (int64_t c = 0; c < chunks; ++c) {
+        const __m512 q0 = _mm512_loadu_ps(q + 32 * c), q1 = _mm512_loadu_ps(q + 32 * c + 16);
+        for (int i = 0; ahead && i < 4; ++i) { /* to L2: the next rows stream in meanwhile */
+            const char *p = (const char *)rows[i] + ahead + bytes * c;
+            _mm_prefetch(p, _MM_HINT_T2);
+            if (bytes > 64) _mm_prefetch(p + 64, _MM_HINT_T2);
+        }
+        for (int i = 0; i < 4; ++i) {
+            __m512 lo, hi;
+            load32(rows[i], c, dtype, &lo, &hi);
+            a[2 * i] = _mm512_fmadd_ps(q0, lo, a[2 * i]);
+            a[2 * i + 1] = _mm512_fmadd_ps(q1, hi, a[2 * i + 1]);
+        }
+    }
+    _mm_storeu_ps(out, sum4(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3]),
+                            _mm512_add_ps(a[4], a[5]), _mm512_add_ps(a[6], a[7])));
+    for (int i = 0; i < 4; ++i)
+        for (int64_t d = 32 * chunks; d < D; ++d) out[i] += q[d] * key_at(rows[i], d, dtype);
+}
+
+/* acc += sum_r p[r] row_r over the ROWS rows (acc in key order; padded rows weigh 0). */
+INLINE void accumulate(const void *const *rows, const float *p, int64_t D, int dtype,
+                       float *acc) {
+    const int64_t chunks = D / 32;
+    for (int64_t c = 0; c < chunks; ++c) {
+        __m512 e0 = _mm512_loadu_ps(acc + 32 * c), o0 = _mm512_loadu_ps(acc + 32 * c + 16);
+        __m512 e1 = _mm512_setzero_ps(), o1 = _mm512_setzero_ps();
+        for (int r = 0; r < ROWS; r += 2) { /* two rows, four independent sums */
+            __m512 lo, hi;
+            const __m512 p0 = _mm512_set1_ps(p[r]), p1 = _mm512_set1_ps(p[r + 1]);
+            load32(rows[r], c, dtype, &lo, &hi);
+            e0 = _mm512_fmadd_ps(p0, lo, e0);
+            o0 = _mm512_fmadd_ps(p0, hi, o0);
+            load32(rows[r + 1], c, dtype, &lo, &hi);
+            e1 = _mm512_fmadd_ps(p1, lo, e1);
+            o1 = _mm512_fmadd_ps(p1, hi, o1);
+        }
+        _mm512_storeu_ps(acc + 32 * c, _mm512_add_ps(e0, e1));
+        _mm512_storeu_ps(acc + 32 * c + 16, _mm512_add_ps(o0, o1));
+    }
+    for (int64_t d = 32 * chunks; d < D; ++d) {
+        float total = 0.0f;
+        for (int r = 0; r < ROWS; ++r) total += p[r] * key_at(rows[r], d, dtype);
+        acc[d] += total;
+    }
+}
+
+/* AVX-512 block (dtype a constant after inlining: one specialisation per key type). */
+INLINE void run_block_simd(const problem_t *pb, int64_t start, int64_t count, float *scores,
+                           worker_t *w, int dtype) {
+    const int64_t B = pb->num_queries, D = pb->dim, Dv = pb->value_dim;
+    const int64_t row_bytes = D * (dtype == 0 ? 4 : dtype == 1 ? 2 : 1);
+    const void *rows[ROWS], *v[ROWS];
+    for (int64_t r = 0; r < ROWS; ++r) { /* padded rows repeat the first (weight 0) */
+        const int64_t row = start + (r < count ? r : 0);
+        rows[r] = (const char *)pb->keys + row * row_bytes;
+        v[r] = pb->values ? (const void *)(pb->values + row * Dv) : rows[r];
+    }
+    for (int64_t b = 0; b < B; ++b) {
+        float *s = scores + b * ROWS;
+        for (int64_t r = 0; r < count; r += 4) /* prefetch once, PREFETCH_ROWS ahead */
+            dots4(rows + r, pb->queries + b * D, D, dtype, s + r, b ? 0 : PREFETCH_ROWS * row_bytes);
+        for (int64_t r = 0; r < count; ++r) {
+            const float scale = dtype == 2 ? pb->scales[start + r] : 1.0f;
+            s[r] = pb->beta * (scale * s[r]) + (pb->bias ? pb->bias[start + r] : 0.0f);
+        }
+        for (int64_t r = count; r < ROWS; ++r) s[r] = -INFINITY;
+    }
+    for (int64_t b = 0; b < B; ++b) {
+        float *s = scores + b * ROWS;
+        if (!block_weights(pb, b, count, s, w)) continue;
+        if (pb->values) {
+            accumulate(v, s, Dv, 0, w->weighted + b * Dv);
+            continue;
+        }
+        if (dtype == 2)
+            for (int64_t r = 0; r < count; ++r) s[r] *= pb->scales[start + r];
+        accumulate(v, s, Dv, dtype, w->weighted + b * Dv);
+    }
+}
+
+static void run_block_fast(const problem_t *pb, int64_t start, int64_t count, float *scores,
+                           worker_t *w) {
+    if (pb->dtype == 0) run_block_simd(pb, start, count, scores, w, 0);
+    else if (pb->dtype == 1) run_block_simd(pb, start, count, scores, w, 1);
+    else run_block_simd(pb, start, count, scores, w, 2);
+}
+
+/* The bfloat16 key order within each 32 dimensions: evens, then odds. */
+static void to_key_order(const float *from, int64_t n, int64_t dim, float *to) {
+    for (int64_t i = 0; i < n; ++i, from += dim, to += dim) {
+        memcpy(to, from, sizeof(float) * dim);
+        for (int64_t c = 0; c < dim / 32; ++c)
+            for (int j = 0; j < 16; ++j) {
+                to[32 * c + j] = from[32 * c + 2 * j];
+                to[32 * c + 16 + j] = from[32 * c + 2 * j + 1];
+            }
+    }
+}
+
+static void from_key_order(float *data, int64_t n, int64_t dim) {
+    float chunk[32];
+    for (int64_t i = 0; i < n; ++i, data += dim)
+        for (int64_t c = 0; c < dim / 32; ++c) {
+            for (int j = 0; j < 16; ++j) {
+                chunk[2 * j] = data[32 * c + j];
+                chunk[2 * j + 1] = data[32 * c + 16 + j];
+            }
+            memcpy(data + 32 * c, chunk, sizeof chunk);
+        }
+}
+#endif
+
+/* 1 when blocks run on AVX-512 intrinsics, 0 for the portable C loops. */
+int hopfield_lse_few_simd(void) { return HOPFIELD_SIMD; }
 
 /* Fold the partials (max, sum, weighted) of `from` into `into` (online-softmax merge). */
 static void fold(int64_t B, int64_t Dv, const float *from_max, const float *from_sum,
@@ -190,7 +390,11 @@ static void *worker_main(void *arg) {
         memset(task.sum, 0, sizeof(float) * B * (1 + Dv));
         for (int64_t start = begin; start < end; start += ROWS) {
             int64_t count = end - start < ROWS ? end - start : ROWS;
+#if HOPFIELD_SIMD
+            run_block_fast(pb, start, count, scores, &task);
+#else
             run_block(pb, start, count, rows_buf, scores, &task);
+#endif
         }
         fold(B, Dv, task.max, task.sum, task.weighted, w->max, w->sum, w->weighted);
     }
@@ -214,6 +418,18 @@ int hopfield_lse_few(const float *queries, int64_t num_queries, int64_t dim, con
     int started = 0, status = 0;
     float *storage = calloc((size_t)num_threads * num_queries * (2 + value_dim), sizeof(float));
     if (!storage) return 1;
+    float *ordered = NULL; /* the queries in bfloat16 key order */
+#if HOPFIELD_SIMD
+    if (dtype == 1) {
+        ordered = malloc(sizeof(float) * num_queries * dim);
+        if (!ordered) {
+            free(storage);
+            return 1;
+        }
+        to_key_order(queries, num_queries, dim, ordered);
+        pb.queries = ordered;
+    }
+#endif
     for (int t = 0; t < num_threads; ++t) {
         float *base = storage + (size_t)t * num_queries * (2 + value_dim);
         workers[t] = (worker_t){&pb, base, base + num_queries, base + 2 * num_queries, 0};
@@ -234,7 +450,11 @@ int hopfield_lse_few(const float *queries, int64_t num_queries, int64_t dim, con
         for (int t = 0; t <= started; ++t)
             fold(num_queries, value_dim, workers[t].max, workers[t].sum, workers[t].weighted,
                  out_max, out_sum, out_weighted);
+#if HOPFIELD_SIMD
+        if (dtype == 1 && !values) from_key_order(out_weighted, num_queries, value_dim);
+#endif
     }
+    free(ordered);
     free(storage);
     return status;
 }
