@@ -33,7 +33,6 @@ from hopfield.core.synapses.base import Synapse
 __all__ = ["EnergyAttention"]
 
 
-
 class EnergyAttention(Synapse):
     """Energy attention ``E_ATT = −(1/β) Σ_h Σ_C log Σ_{B≠C} exp(β K_{hB}·Q_{hC})``.
 
