@@ -43,18 +43,29 @@ def test_studies_are_registered_and_parse() -> None:
         assert args.quick and args.func.args[0] is load_study(name)
 
 
-def test_gam_study_trains_both_models(quick_study: Any) -> None:
+def test_gam_study_trains_the_ablations_and_measures_token_mixing(quick_study: Any) -> None:
     run = quick_study("gam", "--steps", "12")
     assert run.code == 0
-    assert (run.out / "gam_curves.png").stat().st_size > 1000
+    for figure in ("gam_curves.png", "token_mixing.png"):
+        assert (run.out / figure).stat().st_size > 1000
     rows = {r["model"]: r for r in _rows(run.out / "results.csv")}
-    assert set(rows) == {"gam", "transformer"}
-    params = [int(r["params"]) for r in rows.values()]
-    assert abs(params[0] - params[1]) < 0.01 * max(params)  # same size
+    assert list(rows) == ["gam", "gam_local_only", "gam_slot_memory_only", "transformer"]
+    params = {name: int(r["params"]) for name, r in rows.items()}
+    assert abs(params["gam"] - params["transformer"]) < 0.01 * params["gam"]  # same size
+    # local-only = GAM without the slot bank (2 layers · (S·d + d² + d), S = 2d, d = 64)
+    assert params["gam"] - params["gam_local_only"] == 2 * (128 * 64 + 64 * 64 + 64)
     for row in rows.values():
         assert float(row["val_ppl"]) < float(row["val_ppl_initial"])  # training helped
         assert float(row["tokens_per_s"]) > 0
-    assert "| gam |" in run.stdout
+    mixing = {r["model"]: r for r in _rows(run.out / "token_mixing.csv")}
+    for name, row in mixing.items():
+        assert float(row["influence_on_earlier"]) == 0.0, name  # causal
+    for name in ("gam", "gam_local_only"):  # the convolutions mix, within their reach only
+        assert float(mixing[name]["influence_within_reach"]) > 1e-3
+        assert float(mixing[name]["influence_beyond_reach"]) == 0.0
+    assert float(mixing["gam_slot_memory_only"]["cross_token_share"]) == 0.0
+    assert float(mixing["transformer"]["influence_beyond_reach"]) > 1e-3
+    assert "| gam_local_only |" in run.stdout
 
 
 def test_distributed_am_study_quick(quick_study: Any) -> None:

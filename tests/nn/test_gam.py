@@ -93,6 +93,36 @@ def test_transformer_baseline_is_causal_but_attends_across_the_context() -> None
     assert float((out[:, 31] - base[:, 31]).abs().max()) > 1e-8  # far beyond any conv window
 
 
+@torch.no_grad()
+def test_slot_memory_path_is_per_token_and_ablations_drop_one_path() -> None:
+    torch.manual_seed(4)
+    x = torch.randn(2, 10, 8, dtype=torch.float64)
+    poked = x.clone()
+    poked[:, 4] += torch.randn(8, dtype=torch.float64)
+    memory_only = GAMBlock(8, 5, 3, 0.0, local=False).double().eval()
+    moved = (memory_only(poked) - memory_only(x)).abs().amax(dim=(0, 2))
+    assert float(moved[4]) > 1e-6  # the slot memory reads position 4 …
+    assert float(torch.cat([moved[:4], moved[5:]]).max()) == 0.0  # … and nothing else moves
+    local_only = GAMBlock(8, 5, 3, 0.0, slot_memory=False).double().eval()
+    assert local_only.memory is None and local_only.gate.out_features == 8
+    moved = (local_only(poked) - local_only(x)).abs().amax(dim=(0, 2))
+    assert bool((moved[4:7] > 1e-6).all()) and float(moved[7:].max()) == 0.0
+    full = _block()
+    both = sum(p.numel() for p in full.parameters())
+    assert sum(p.numel() for p in local_only.parameters()) == both - 5 * 8 - 8 * 8 - 8
+    # local-only by hand: x + σ(W_g x_n + b)⊙conv(x_n), then the FFN
+    x_n = local_only.norm1(x)
+    h = x + torch.sigmoid(local_only.gate(x_n)) * local_only.local_path(x_n)
+    torch.testing.assert_close(local_only(x), h + local_only.ffn(local_only.norm2(h)))
+    for block in (memory_only, local_only):
+        torch.testing.assert_close(block.forward_chunked(x, 3), block(x), rtol=1e-12, atol=1e-12)
+        assert GAMBlock(**block.get_config()).gate.out_features == 8  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cannot both be False"):
+        GAMBlock(8, 5, local=False, slot_memory=False)
+    with pytest.raises(RuntimeError, match="slot_memory=False"):
+        local_only.global_path(x)
+
+
 def test_paper_configuration_has_22_599_680_parameters() -> None:
     with torch.device("meta"):
         model = GAMLanguageModel(

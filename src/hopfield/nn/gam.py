@@ -11,10 +11,16 @@ Sequence Modeling", arXiv 2509.00605. With ``x_n = LN(x)`` (pre-LayerNorm), one 
   Linear(4d,d)·Dropout``.
 
 Cost per token is ``O(k d + S d + d²)``, independent of ``T``: the block is linear in
-sequence length. Caveat (see the reference notes): the slot memory ``M`` is static, not
-content-addressable over the context, so the global path mixes no tokens; every
-cross-token interaction goes through the convolutions, with receptive field
-``L_blocks (k − 1) + 1``.
+sequence length. The slot memory ``M`` is a parameter, not the context: ``G_t`` depends
+on ``x_t`` alone, so the global path mixes no tokens. This is the paper's design (its
+equations and the public implementations read a learned bank per token), not a bug of
+this implementation; every cross-token interaction goes through the convolutions, with
+receptive field ``L_blocks (k − 1) + 1``. ``hopfield study gam`` measures it (perturb
+token ``j``, see which outputs move).
+
+Ablations (the paper's Table of ablations): ``local=False`` drops the convolution
+(``F = σ(g)⊙G``, "global only"), ``slot_memory=False`` drops the slot bank
+(``F = σ(g)⊙L``, "local only"); the gate then maps ``d → d``.
 
 :class:`GAMLanguageModel` is the paper's model: token + learned positional embeddings,
 ``num_layers`` blocks, final LayerNorm, LM head tied to the token embedding (no bias).
@@ -36,7 +42,6 @@ from hopfield.nn.inputs import layer_input, module_dtype
 __all__ = ["GAMBlock", "GAMLanguageModel", "TransformerLanguageModel", "count_parameters"]
 
 
-
 def count_parameters(module: nn.Module) -> int:
     """Number of distinct parameter entries (tied weights counted once)."""
     return sum(p.numel() for p in module.parameters())
@@ -51,6 +56,9 @@ class GAMBlock(nn.Module):
         kernel_size: ``k`` of the depthwise causal convolution.
         dropout: dropout after the fused paths and in the FFN.
         batch_first: ``x`` is ``(B, T, d)`` if True, else ``(T, B, d)`` (output alike).
+        local: keep the causal-convolution path (False: the "global only" ablation).
+        slot_memory: keep the slot-memory path (False: the "local only" ablation; the
+            block then has no ``memory`` parameter). At least one path must be kept.
 
     Shapes: ``x`` ``(B, T, d)`` → ``(B, T, d)``. Inputs follow the block's dtype; an
     empty batch or sequence gives an empty result (:mod:`hopfield.nn.inputs`).
@@ -64,19 +72,26 @@ class GAMBlock(nn.Module):
         dropout: float = 0.1,
         *,
         batch_first: bool = True,
+        local: bool = True,
+        slot_memory: bool = True,
     ) -> None:
         super().__init__()
         self.batch_first = check_bool(batch_first, "batch_first")
+        self.local = check_bool(local, "local")
+        self.slot_memory = check_bool(slot_memory, "slot_memory")
+        if not (self.local or self.slot_memory):
+            raise ValueError("local and slot_memory cannot both be False (the block needs a path)")
         self.d_model = check_int(d_model, "d_model")
         self.num_slots = check_int(num_slots, "num_slots")
         self.kernel_size = check_int(kernel_size, "kernel_size")
         self.dropout_p = check_probability(dropout, "dropout")
         d = self.d_model
         self.norm1 = nn.LayerNorm(d)
-        self.local_conv = nn.Conv1d(d, d, self.kernel_size, groups=d)
-        self.memory = nn.Parameter(torch.empty(self.num_slots, d))
-        nn.init.xavier_uniform_(self.memory)
-        self.gate = nn.Linear(d, 2 * d)
+        self.local_conv = nn.Conv1d(d, d, self.kernel_size, groups=d) if self.local else None
+        self.memory = nn.Parameter(torch.empty(self.num_slots, d)) if self.slot_memory else None
+        if self.memory is not None:
+            nn.init.xavier_uniform_(self.memory)
+        self.gate = nn.Linear(d, d * (int(self.local) + int(self.slot_memory)))
         self.dropout = nn.Dropout(self.dropout_p)
         self.norm2 = nn.LayerNorm(d)
         self.ffn = nn.Sequential(
@@ -84,16 +99,24 @@ class GAMBlock(nn.Module):
         )
 
     def extra_repr(self) -> str:
-        return f"d_model={self.d_model}, num_slots={self.num_slots}, kernel_size={self.kernel_size}"
+        text = f"d_model={self.d_model}, num_slots={self.num_slots}, kernel_size={self.kernel_size}"
+        if not (self.local and self.slot_memory):
+            text += f", local={self.local}, slot_memory={self.slot_memory}"
+        return text
 
     def local_path(self, x_n: torch.Tensor) -> torch.Tensor:
         """Depthwise causal convolution ``(B, T, d) → (B, T, d)`` (output at ``t`` sees
         ``x_n[t−k+1 … t]`` only)."""
+        if self.local_conv is None:
+            raise RuntimeError("this block was built with local=False")
         h = F.pad(x_n.transpose(1, 2), (self.kernel_size - 1, 0))
         return self.local_conv(h).transpose(1, 2)
 
     def global_path(self, x_n: torch.Tensor) -> torch.Tensor:
-        """Slot-memory read ``softmax(x_n Mᵀ) M`` ``(B, T, d)``."""
+        """Slot-memory read ``softmax(x_n Mᵀ) M`` ``(B, T, d)``: per token, row ``t`` of
+        the result depends on ``x_n[t]`` only."""
+        if self.memory is None:
+            raise RuntimeError("this block was built with slot_memory=False")
         return torch.softmax(x_n @ self.memory.T, dim=-1) @ self.memory
 
     def _check_input(self, x: object) -> torch.Tensor:
@@ -108,10 +131,14 @@ class GAMBlock(nn.Module):
     def _restore(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.batch_first else x.transpose(0, 1)
 
-    def _fuse(self, x: torch.Tensor, x_n: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
-        gate_local, gate_global = self.gate(x_n).chunk(2, dim=-1)
-        fused = torch.sigmoid(gate_local) * local + torch.sigmoid(gate_global) * self.global_path(
-            x_n
+    def _fuse(self, x: torch.Tensor, x_n: torch.Tensor, local: torch.Tensor | None) -> torch.Tensor:
+        paths = [local] if local is not None else []
+        if self.memory is not None:
+            paths.append(self.global_path(x_n))
+        gates = self.gate(x_n).chunk(len(paths), dim=-1)
+        fused = sum(
+            (torch.sigmoid(g) * path for g, path in zip(gates, paths, strict=True)),
+            torch.zeros_like(x),
         )
         x = x + self.dropout(fused)
         return x + self.ffn(self.norm2(x))
@@ -124,6 +151,8 @@ class GAMBlock(nn.Module):
             "kernel_size": self.kernel_size,
             "dropout": self.dropout_p,
             "batch_first": self.batch_first,
+            "local": self.local,
+            "slot_memory": self.slot_memory,
         }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -132,7 +161,8 @@ class GAMBlock(nn.Module):
         if x.numel() == 0:
             return self._restore(x.clone())
         x_n = self.norm1(x)
-        return self._restore(self._fuse(x, x_n, self.local_path(x_n)))
+        local = self.local_path(x_n) if self.local else None
+        return self._restore(self._fuse(x, x_n, local))
 
     def forward_chunked(self, x: torch.Tensor, chunk_size: int) -> torch.Tensor:
         """Same output as :meth:`forward`, computed ``chunk_size`` tokens at a time.
@@ -151,8 +181,10 @@ class GAMBlock(nn.Module):
         for start in range(0, x.shape[1], chunk_size):
             piece = x[:, start : start + chunk_size]
             x_n = self.norm1(piece)
-            window = torch.cat([context, x_n], dim=1).transpose(1, 2)
-            local = self.local_conv(window).transpose(1, 2)
+            local = None
+            if self.local_conv is not None:
+                window = torch.cat([context, x_n], dim=1).transpose(1, 2)
+                local = self.local_conv(window).transpose(1, 2)
             outputs.append(self._fuse(piece, x_n, local))
             context = torch.cat([context, x_n], dim=1)[:, x_n.shape[1] :]
         return self._restore(torch.cat(outputs, dim=1))
@@ -208,7 +240,8 @@ class GAMLanguageModel(_LanguageModel):
     """GAM language model (Acharya 2025): embeddings → ``num_layers`` :class:`GAMBlock` →
     LN → tied head. The paper's configuration (``num_layers=6, d_model=512,
     num_slots=512, kernel_size=3, vocab_size=10_000, context_length=256``) has
-    22,599,680 parameters.
+    22,599,680 parameters. ``local`` / ``slot_memory`` select the paths of every block
+    (:class:`GAMBlock`; the paper's "global only" and "local only" ablations).
     """
 
     def __init__(
@@ -220,11 +253,15 @@ class GAMLanguageModel(_LanguageModel):
         kernel_size: int = 3,
         context_length: int = 256,
         dropout: float = 0.1,
+        *,
+        local: bool = True,
+        slot_memory: bool = True,
     ) -> None:
         super().__init__(vocab_size, d_model, context_length, dropout)
         num_layers = check_int(num_layers, "num_layers")
         self.blocks = nn.ModuleList(
-            GAMBlock(d_model, num_slots, kernel_size, dropout) for _ in range(num_layers)
+            GAMBlock(d_model, num_slots, kernel_size, dropout, local=local, slot_memory=slot_memory)
+            for _ in range(num_layers)
         )
 
     def _blocks(self, h: torch.Tensor) -> torch.Tensor:
