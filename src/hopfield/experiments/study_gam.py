@@ -19,7 +19,8 @@ its block (``10 d² + S d``) matches a Transformer block (``12 d²``) in size. M
 All train on the same batches with the same budget (steps, AdamW lr 3e-3, betas
 (0.9, 0.95), weight decay 0.1, cosine decay, gradient clipping 1.0); the main table
 reports parameters, training tokens per second and validation perplexity
-``exp(mean NLL per byte)`` on fixed held-out windows, mean ± std over ``--seeds``.
+``exp(mean NLL per byte)`` on fixed held-out windows, mean ± std over ``--seeds``, and
+the paired per-seed difference from ``gam`` (same batches and validation windows).
 
 Token-mixing check (table ``token_mixing``, figure ``token_mixing.png``): in every
 trained model, byte ``j`` of each validation window is replaced by another byte and
@@ -260,6 +261,10 @@ def _aggregate(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[s
         row["steps"] = mine[0]["steps"]
         for key in keys:
             row[key], row[f"{key}_std"] = _mean_std([r[key] for r in mine])
+        paired = [
+            r["val_ppl"] - g["val_ppl"] for r, g in zip(mine, runs[:: len(MODELS)], strict=True)
+        ]
+        row["val_ppl_minus_gam"], row["val_ppl_minus_gam_std"] = _mean_std(paired)
         row["curve"] = mine[0]["curve"]
         row["influence"] = torch.tensor([r["influence"] for r in mine]).mean(0).tolist()
         rows.append(row)
@@ -275,6 +280,8 @@ COLUMNS = (
     "val_ppl_initial",
     "val_ppl",
     "val_ppl_std",
+    "val_ppl_minus_gam",
+    "val_ppl_minus_gam_std",
 )
 MIXING = (
     "influence_on_earlier",
@@ -354,7 +361,10 @@ def _compute(context: StudyContext) -> StudyResult:
         f"{by_name['transformer']['influence_beyond_reach']:.3g}: the slot memory is read "
         "per token and mixes no tokens (the paper's design).",
         f"Local-only ablation: val perplexity {by_name['gam_local_only']['val_ppl']:.3f} vs "
-        f"full GAM {by_name['gam']['val_ppl']:.3f} (mean of {seeds} seeds, {steps} steps).",
+        f"full GAM {by_name['gam']['val_ppl']:.3f} (mean of {seeds} seeds, {steps} steps; "
+        "paired difference local-only − GAM "
+        f"{by_name['gam_local_only']['val_ppl_minus_gam']:+.3f} ± "
+        f"{by_name['gam_local_only']['val_ppl_minus_gam_std']:.3f}).",
     ]
     title = "Byte-level LM on the Python Language Reference: GAM, ablations, Transformer"
     return StudyResult(
