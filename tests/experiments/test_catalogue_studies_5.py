@@ -75,10 +75,23 @@ def test_distributed_am_study_quick(quick_study: Any) -> None:
     payload = json.loads((tmp_path / "results.json").read_text())
     assert payload["metadata"]["delta_rule_max_abs_diff"] < 1e-12
     rows = payload["rows"]
-    assert [r["graph"] for r in rows] == ["path", "star", "complete"]
-    assert [r["max_delay"] for r in rows] == [3, 2, 1]
-    assert all(r["loglog_slope"] < 0.8 for r in rows)
-    assert (tmp_path / "distributed_am.png").stat().st_size > 1000
+    assert len(rows) == 2 * 2 * 3 * 2  # scenario × interest × graph × protocol
+    tree = [r for r in rows if r["protocol"] == "tree" and r["scenario"] == "stationary"]
+    assert [r["max_delay"] for r in tree if r["interest"] == "all"] == [3, 2, 1]
+    assert all(r["static_slope"] < 0.8 for r in tree)  # sublinear
+    gossip = [r for r in rows if r["protocol"] == "consensus" and r["interest"] == "pairs"]
+    assert all(r["static_slope"] > 0.9 for r in gossip if r["scenario"] == "stationary")
+    drifting = [r for r in rows if r["scenario"] == "drifting"]
+    assert all(r["path_length"] > 0 for r in drifting)
+    versus = payload["tables"]["tree_vs_consensus"]
+    assert all(r["static_ratio"] > 3 for r in versus if r["interest"] == "pairs")
+    assert all(r["tree_lower_static"] and r["tree_lower_dynamic"] for r in versus)
+    sweep = [r for r in payload["tables"]["drift_sweep"] if r["protocol"] == "tree"]
+    assert sweep[-1]["dynamic_regret_per_round"] > 2 * sweep[0]["dynamic_regret_per_round"]
+    own = payload["tables"]["tree_own_loss"]
+    assert [r["graph"] for r in own] == ["path", "star", "complete"]
+    for figure in ("distributed_am.png", "drift_sweep.png"):
+        assert (tmp_path / figure).stat().st_size > 1000
 
 
 def test_reframe_study_quick(quick_study: Any) -> None:

@@ -30,6 +30,17 @@ memory on delayed data, so the *information* is delayed by ``δ_kj`` rounds):
 With one agent, ``c = 1`` and no delay this is the delta rule (DeltaNet) with
 ``β = η_t``: ``W ← W − η_t (W κ_t − ν_t) κ_tᵀ``.
 
+Recall loss. What agent ``k`` is asked at round ``t`` is the *current* associations of
+the agents it is interested in,
+
+    g_{k,t}(W) = Σ_j c_kj ½ ‖W κ_{j,t} − ν_{j,t}‖²,
+
+evaluated at the memory ``W_{k,t}`` held before the round's update (the tree protocol
+learns from ``f``, i.e. its feedback on ``g`` arrives ``δ_kj`` rounds late: online
+learning with delayed feedback). ``OCOResult.recall_losses`` records ``g_{k,t}(W_{k,t})``;
+it is the loss on which :mod:`hopfield.tasks.distributed_am_baselines` compares this
+protocol with the consensus baseline (static and dynamic regret).
+
 Regret. ``R_T = Σ_k Σ_{t≤T} [f_{k,t}(W_{k,t}) − f_{k,t}(W_k^*(T))]`` with the best
 fixed memory in hindsight ``W_k^*(T) = argmin_W Σ_{t≤T} f_{k,t}(W) = A_k B_k^+`` in
 closed form, ``A_k = Σ c_kj ν κᵀ``, ``B_k = Σ c_kj κ κᵀ`` (least squares). The
@@ -60,7 +71,9 @@ __all__ = [
     "RoutingTrees",
     "association_stream",
     "hindsight_losses",
+    "log_checkpoints",
     "loglog_slope",
+    "recall_losses",
     "routing_trees",
     "run_agent",
     "simulate",
@@ -94,12 +107,14 @@ class OCOResult:
         losses: ``f_{k,t}(W_{k,t})`` per round and agent, ``(T, K)``.
         checkpoints: horizons ``T'`` at which regret was evaluated, ``(P,)`` long.
         regret: ``R_{T'}`` summed over agents at each checkpoint, ``(P,)``.
+        recall_losses: ``g_{k,t}(W_{k,t})`` (current, undelayed associations), ``(T, K)``.
     """
 
     memories: torch.Tensor
     losses: torch.Tensor
     checkpoints: torch.Tensor
     regret: torch.Tensor
+    recall_losses: torch.Tensor
 
 
 def _check_square(matrix: torch.Tensor, name: str) -> int:
@@ -229,6 +244,18 @@ def _local_step(
     return memory - eta * gradient, loss
 
 
+def recall_losses(
+    memories: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, interest: torch.Tensor
+) -> torch.Tensor:
+    """``g_{k,t}(W_k) = Σ_j c_kj ½‖W_k κ_{j,t} − ν_{j,t}‖²`` for every agent ``k``, ``(K,)``.
+
+    ``memories`` ``(K, d_v, d_k)``; ``keys`` ``(K, d_k)`` and ``values`` ``(K, d_v)`` are
+    the associations of round ``t`` (row ``j`` observed by agent ``j``).
+    """
+    errors = torch.einsum("kvd,jd->kjv", memories, keys) - values[None]
+    return 0.5 * (interest.to(errors.dtype) * errors.square().sum(dim=-1)).sum(dim=-1)
+
+
 def hindsight_losses(
     keys: torch.Tensor,
     values: torch.Tensor,
@@ -263,7 +290,8 @@ def hindsight_losses(
     return out
 
 
-def _default_checkpoints(num_rounds: int, count: int = 24) -> torch.Tensor:
+def log_checkpoints(num_rounds: int, count: int = 24) -> torch.Tensor:
+    """About ``count`` log-spaced distinct rounds in ``[1, T]`` (long), ending at ``T``."""
     grid = torch.logspace(0, math.log10(num_rounds), count, dtype=torch.float64)
     return torch.unique(grid.round().long().clamp(1, num_rounds))
 
@@ -301,7 +329,9 @@ def simulate(
     keys, values = keys.double(), values.double()
     memories = [torch.zeros(values.shape[2], keys.shape[2], dtype=torch.float64)] * num_agents
     losses = torch.zeros(num_rounds, num_agents, dtype=torch.float64)
+    recall = torch.zeros(num_rounds, num_agents, dtype=torch.float64)
     for t in range(num_rounds):
+        recall[t] = recall_losses(torch.stack(memories), keys[t], values[t], interest)
         for k in range(num_agents):
             sources, rounds = _available(k, t, interest, delays)
             memories[k], losses[t, k] = _local_step(
@@ -311,13 +341,13 @@ def simulate(
                 interest[k, sources].double(),
                 float(etas[t]),
             )
-    points = _default_checkpoints(num_rounds) if checkpoints is None else checkpoints.long()
+    points = log_checkpoints(num_rounds) if checkpoints is None else checkpoints.long()
     if points.ndim != 1 or int(points.min()) < 1 or int(points.max()) > num_rounds:
         raise ValueError(f"checkpoints must be a 1-D tensor of rounds in [1, {num_rounds}]")
     best = hindsight_losses(keys, values, interest, delays, points)
     cumulative = losses.cumsum(dim=0)[points - 1]
     regret = (cumulative - best).sum(dim=1)
-    return OCOResult(torch.stack(memories), losses, points, regret)
+    return OCOResult(torch.stack(memories), losses, points, regret, recall)
 
 
 def loglog_slope(horizons: torch.Tensor, regret: torch.Tensor, start: int = 10) -> float:
