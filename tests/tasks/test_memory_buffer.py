@@ -118,12 +118,15 @@ def test_behaviour_cloning_learns_the_behaviour_data() -> None:
 
 
 def test_reduced_comparison_runs_on_one_seed() -> None:
-    config = ReframeConfig(size=7, behaviour_trajectories=100, train_steps=60, batch_size=64)
+    config = ReframeConfig(
+        size=7, behaviour_trajectories=100, train_steps=60, batch_size=64, autoencoder_steps=100
+    )
     row = compare(config, seed=0)
     assert row["expert_trajectories"] == 1 and row["buffer_size"] >= 1
-    for key in ("behaviour_return", "no_buffer_return", "buffer_return", "expert_return"):
+    returns = ("behaviour_return", "no_buffer_return", "buffer_return", "rbf_buffer_return")
+    for key in (*returns, "expert_return"):
         assert -4 * 7 <= row[key] <= -1.0
-    assert row["expert_return"] >= max(row["no_buffer_return"], row["buffer_return"])
+    assert row["expert_return"] >= max(row[key] for key in returns[1:])
 
 
 @pytest.mark.slow
