@@ -67,6 +67,7 @@ def test_autoencoder_latents_are_unit_norm_and_fit_lowers_the_loss() -> None:
     assert autoencoder.reconstruction_loss(obs).item() < 0.3 * before
 
 
+@torch.no_grad()
 def test_decision_transformer_is_causal_and_ignores_padding() -> None:
     torch.manual_seed(0)
     policy = BufferedDecisionTransformer(6, 4, 20, context=4, width=16, heads=2)

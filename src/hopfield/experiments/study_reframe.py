@@ -87,7 +87,7 @@ class ReframeConfig:
     size: int = 9
     wall_density: float = 0.3
     behaviour_trajectories: int = 500
-    max_quality: float = 1.0
+    max_quality: float = 0.5
     expert_fraction: float = 0.01
     noise: float = 0.05
     latent_dim: int = 8
@@ -97,7 +97,7 @@ class ReframeConfig:
     width: int = 32
     layers: int = 1
     heads: int = 2
-    train_steps: int = 1500
+    train_steps: int = 1000
     batch_size: int = 64
     lr: float = 1e-3
 

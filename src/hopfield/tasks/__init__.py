@@ -10,6 +10,8 @@
   associative memory over a network (simulation);
 * :mod:`~hopfield.tasks.memory_buffer` — :class:`AssociativeMemoryBuffer`, the
   Re:Frame memory buffer for reinforcement learning;
+* :mod:`~hopfield.tasks.decision_transformer` — :class:`BufferedDecisionTransformer`
+  and :class:`ObservationAutoencoder`, Re:Frame's policy and buffer encoder;
 * :mod:`~hopfield.tasks.ood` — :class:`HopfieldOODScorer`, energy-based
   out-of-distribution scores;
 * :mod:`~hopfield.tasks.estimators` — scikit-learn estimators (imported on demand).
@@ -20,6 +22,7 @@ see ``docs/architecture.md``.
 
 from hopfield.tasks.classifier import DenseAMClassifier
 from hopfield.tasks.clustering import ClAM
+from hopfield.tasks.decision_transformer import BufferedDecisionTransformer, ObservationAutoencoder
 from hopfield.tasks.diffusion import VESDE, ScoreNetwork
 from hopfield.tasks.memory_buffer import AssociativeMemoryBuffer
 from hopfield.tasks.ood import HopfieldOODScorer
@@ -27,8 +30,10 @@ from hopfield.tasks.ood import HopfieldOODScorer
 __all__ = [
     "VESDE",
     "AssociativeMemoryBuffer",
+    "BufferedDecisionTransformer",
     "ClAM",
     "DenseAMClassifier",
     "HopfieldOODScorer",
+    "ObservationAutoencoder",
     "ScoreNetwork",
 ]

@@ -13,10 +13,12 @@ with the buffer as stored patterns:
 
     E(q) = −β⁻¹ log Σ_i exp(β qᵀk_i) + ½‖q‖²,    p = softmax(β K q),    read(q) = Vᵀ p.
 
-The paper trains modality encoders as an autoencoder; here ``φ`` is a fixed
-radial-basis encoding of positions (:func:`rbf_features`) — a documented
-simplification: with a large ``β`` an exact match ``q = k_i`` returns ``v_i``. The
-buffer is frozen (buffers, not parameters): behaviour cloning never changes it.
+The buffer takes any keys: the paper's set-up in small — keys from a learned
+autoencoder, read by a Decision Transformer — is
+:mod:`hopfield.tasks.decision_transformer`; :func:`rbf_features` gives fixed
+radial-basis keys of positions (the ablation). With a large ``β`` an exact match
+``q = k_i`` returns ``v_i``. The buffer is frozen (buffers, not parameters): behaviour
+cloning never changes it.
 
 Policy. :class:`BufferedPolicy` is a context-length-one Decision-Transformer proxy:
 an MLP over ``[R_t/H, o_t]`` → action logits. With a buffer, the read ``read(φ(o_t))``
