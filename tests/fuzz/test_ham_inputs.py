@@ -91,7 +91,7 @@ def graphs(draw: st.DrawFn) -> HAM:
     connections: list[tuple[tuple[str, ...], str]] = []
     sizes = []
     for i in range(draw(st.integers(1, 3))):
-        d = draw(st.integers(1, 4))
+        d = draw(st.integers(1, 6))
         kind = draw(st.sampled_from(sorted(LAGRANGIANS)))
         shape = (d,) if tokens is None else (tokens, d)
         neurons[f"l{i}"] = Neurons(shape, LAGRANGIANS[kind](d), tau=draw(st.floats(0.5, 2.0)))
@@ -101,7 +101,8 @@ def graphs(draw: st.DrawFn) -> HAM:
             connections.append(((f"l{i}",), f"b{i}"))
         if draw(st.booleans()):
             separation = SEPARATIONS[draw(st.sampled_from(sorted(SEPARATIONS)))]()
-            synapses[f"m{i}"] = DenseMemorySynapse(3, d, separation=separation, generator=gen)
+            count = draw(st.integers(1, 3))
+            synapses[f"m{i}"] = DenseMemorySynapse(count, d, separation=separation, generator=gen)
             connections.append(((f"l{i}",), f"m{i}"))
         if tokens is not None and draw(st.booleans()):
             synapses[f"a{i}"] = EnergyAttention(d, 1, 2, init_std=0.5)
@@ -251,11 +252,14 @@ def check_descent(result: Any, ham: HAM, xs: dict[str, torch.Tensor], steps: int
     assert result.unbounded.shape == trace[0].shape
 
 
-def check_ham(ham: HAM, xs: dict[str, Any], fault: str, used: list[Draw], step_size: float) -> None:
+def check_ham(
+    ham: HAM, xs: dict[str, Any], fault: str, used: list[Draw], step_size: float, grad: bool
+) -> None:
     check_energy_calls(ham, xs, fault, used)
     reason = state_reason(ham, fault, used)
     try:
-        result = descend(ham, xs, steps=3, step_size=step_size)
+        with torch.set_grad_enabled(grad):  # without autograd: the fast paths
+            result = descend(ham, xs, steps=3, step_size=step_size)
     except (ValueError, TypeError) as error:
         assert reason is not None, f"descend refused valid states: {error!r}"
         assert_named(error, ("xs",))
@@ -274,7 +278,7 @@ STEP_SIZES = st.sampled_from([0.1, 0.5, 1.0, 10.0, 1e6, 1e30])
 def test_ham_states_and_guarded_descent(data: st.DataObject) -> None:
     ham = data.draw(graphs())
     xs, fault, used = data.draw(states(ham))
-    check_ham(ham, xs, fault, used, data.draw(STEP_SIZES))
+    check_ham(ham, xs, fault, used, data.draw(STEP_SIZES), data.draw(st.booleans()))
 
 
 @pytest.mark.slow
@@ -283,7 +287,7 @@ def test_ham_states_and_guarded_descent(data: st.DataObject) -> None:
 def test_ham_states_and_guarded_descent_long(data: st.DataObject) -> None:
     ham = data.draw(graphs())
     xs, fault, used = data.draw(states(ham))
-    check_ham(ham, xs, fault, used, data.draw(STEP_SIZES))
+    check_ham(ham, xs, fault, used, data.draw(STEP_SIZES), data.draw(st.booleans()))
 
 
 def _small_ham(dtype: torch.dtype = torch.float64) -> tuple[HAM, dict[str, torch.Tensor]]:
