@@ -32,11 +32,19 @@ uses and why.
 per case, loaded/idle for ours and for the reference: robust kernels degrade no
 more than the reference.
 
-Stores (``STORES``): fp32 keys, and bf16 keys read by the native kernel (rows
-``store=bf16``, only where ``"auto"`` runs it: ``B ≤ 4`` with a C compiler; its
-reference is the explicit fp32 step on the same bf16-rounded patterns, its floor the
-reduction over the bf16 keys, half the bytes). int8 stores join the table when
-the memories store them (the native kernel already reads int8 with per-row scales).
+Stores (``STORES``): fp32 keys, bf16 keys and int8 keys with one scale per row
+(``storage="int8"`` of :class:`hopfield.models.ModernHopfield`, whose step reads the
+codes with the native kernel). The low-precision rows (lse only) run where ``"auto"``
+reads the codes directly (``B ≤ 4`` with a C compiler); their reference is the
+explicit fp32 step on the dequantised patterns, their floor the plain reduction over
+their own (halved, quartered) bytes (int8: ``codes.view(int64).sum()``, as torch's
+int8 ``sum`` widens every element). Accuracy per store (columns ``recall``, ``same``,
+``ΔE/|E|``): one step of ``ModernHopfield(β=1/√D, storage=...)`` from
+``ACCURACY_QUERIES`` stored patterns plus noise (relative norm 0.3), with the same
+patterns scaled to unit-variance components (at unit norm, ``β = 1/√D`` gives a
+near-uniform softmax and no store could recall anything): the fraction whose result
+is nearest to their own pattern, the fraction that picks the same pattern as fp32,
+and the largest relative energy error against fp32.
 Usage: ``python benchmarks/bench_retrieval.py [--quick] [--contended] [--out PATH]``.
 """
 
@@ -56,18 +64,22 @@ from typing import Any
 import torch
 
 import machine
+from hopfield.models.modern import ModernHopfield
+from hopfield.models.storage import as_storage, dequantize, quantize
 from hopfield.ops import lse_retrieve, lsr_retrieve, polynomial_retrieve
-from hopfield.ops.few_queries import plan_kernel
-from hopfield.ops.native import native_available
+from hopfield.ops.few_queries import NATIVE_MAX_QUERIES, plan_kernel, plan_threads
+from hopfield.ops.native import native_available, native_lse_partials, native_simd
 
 __all__ = ["main"]
 
 NAIVE_LIMIT_BYTES = 4 * 2**30
 DIM = 256
-STORES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16}
-"""Key stores benchmarked (name -> dtype); low-precision stores join here."""
+STORES: dict[str, str] = {"fp32": "full", "bf16": "bf16", "int8": "int8"}
+"""Key stores benchmarked (name -> ``storage=`` option of the memories)."""
+ACCURACY_QUERIES = 64
 
 Step = Callable[[], object]
+MemoryStep = Callable[[torch.Tensor], torch.Tensor]
 
 
 # --------------------------------------------------------------------------- references
@@ -135,12 +147,24 @@ def kernel_choice(keys: torch.Tensor, beta: float, repeats: int) -> dict[str, An
         steps["lse native (one pass, C)"] = lambda: lse_retrieve(
             query, keys, None, beta, kernel="native"
         )
+        low = keys.to(torch.bfloat16)
+        threads = plan_threads(low.numel() * 2)
+
+        def native_bf16(portable: bool) -> Step:
+            return lambda: native_lse_partials(
+                query, low, None, beta, floor=-87.0, num_threads=threads, portable=portable
+            )
+
+        for portable in (False, True) if native_simd() else (True,):
+            label = "portable loops" if portable else "AVX-512"
+            steps[f"lse native bf16 keys ({label})"] = native_bf16(portable)
     seconds = machine.interleaved_medians(steps, repeats)
     nbytes = keys.numel() * keys.element_size()
     chosen = plan_kernel("auto", query, keys, None, grad=False)
-    print(f"kernel choice at B=1, K={keys.shape[0]:.0e}, D={DIM} (fp32, median of {repeats}):")
+    print(f"kernel choice at B=1, K={keys.shape[0]:.0e}, D={DIM} (median of {repeats}):")
     for name, value in seconds.items():
-        print(f"  {name:<32} {value * 1e3:8.2f} ms  {nbytes / value / 1e9:6.1f} GB/s")
+        size = nbytes // 2 if "bf16" in name else nbytes
+        print(f"  {name:<40} {value * 1e3:8.2f} ms  {size / value / 1e9:6.1f} GB/s")
     reduction = seconds["plain reduction keys.sum()"]
     gemv = seconds["matrix-vector keys @ q (MKL)"]
     verdict = "slow" if gemv > reduction / 0.6 else "not slow"
@@ -155,10 +179,31 @@ def kernel_choice(keys: torch.Tensor, beta: float, repeats: int) -> dict[str, An
             "parallel region)"
         )
     )
+    if native_simd():
+        print(
+            "  -> low-precision keys: the AVX-512 build widens them in registers (bf16: a "
+            "shift and a mask per 32 keys), the portable loops widen each block through "
+            "memory; the build uses the intrinsics wherever the CPU has AVX-512"
+        )
     return {"B": 1, "K": keys.shape[0], "auto": chosen, "seconds": seconds}
 
 
 # --------------------------------------------------------------------------- cases
+
+
+def make_store(
+    store: str, base: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, MemoryStep | None]:
+    """``(keys as stored, dequantised float32 keys, our lse step or None)``: int8 keys
+    live in a ``ModernHopfield(storage="int8")`` whose step is ours (``None``: ours is
+    :func:`lse_retrieve` on the stored keys)."""
+    if store != "int8":
+        codes, scales = quantize(base, as_storage(STORES[store]))
+        return codes, dequantize(codes, scales, torch.float32), None
+    memory = ModernHopfield(1.0 / math.sqrt(DIM), storage="int8")
+    memory.store(base)
+    codes, scales = memory.patterns, memory.scales
+    return codes, dequantize(codes, scales, torch.float32), memory.step
 
 
 def _contenders(
@@ -167,15 +212,18 @@ def _contenders(
     queries: torch.Tensor,
     sq_norms: torch.Tensor,
     ref_keys: torch.Tensor,
+    memory_step: MemoryStep | None,
 ) -> tuple[Step, Step | None]:
     """(ours on the stored ``keys``, explicit fp32 reference on ``ref_keys`` (the same
-    patterns) or None when its temporaries exceed the limit)."""
+    patterns, dequantised) or None when its temporaries exceed the limit)."""
     beta_lse, beta_lsr = 1.0 / math.sqrt(DIM), 1.5
     factor = {"lse": 2, "poly": 2, "lsr": 3}[name]
     fits = factor * queries.shape[0] * keys.shape[0] * 4 <= NAIVE_LIMIT_BYTES
+    step = memory_step
     pairs: dict[str, tuple[Step, Step]] = {
         "lse": (
-            lambda: lse_retrieve(queries, keys, None, beta_lse),
+            (lambda: step(queries)) if step is not None
+            else lambda: lse_retrieve(queries, keys, None, beta_lse),
             lambda: naive_lse(queries, ref_keys, beta_lse),
         ),
         "poly": (
@@ -186,19 +234,51 @@ def _contenders(
             lambda: lsr_retrieve(queries, keys, None, beta_lsr, key_sq_norms=sq_norms),
             lambda: naive_lsr(queries, ref_keys, beta_lsr),
         ),
-    }
+    }  # fmt: skip
     ours, ref = pairs[name]
     return ours, (ref if fits else None)
 
 
-def _check_result(name: str, keys: torch.Tensor, queries: torch.Tensor) -> float | None:
-    """Relative max error of ours against the explicit reference (lse only, float64)."""
-    if name != "lse" or queries.shape[0] * keys.shape[0] > 2 * 10**7:
+def _check_result(
+    name: str, ours: Step, ref_keys: torch.Tensor, queries: torch.Tensor
+) -> float | None:
+    """Relative max error of ours against the explicit reference on the same
+    (dequantised) keys in float64 (lse only)."""
+    if name != "lse" or queries.shape[0] * ref_keys.shape[0] > 2 * 10**7:
         return None
-    beta = 1.0 / math.sqrt(DIM)
-    want = naive_lse(queries.double(), keys.double(), beta)
-    got = lse_retrieve(queries, keys, None, beta)[0].double()
-    return float((got - want).abs().max() / want.abs().max())
+    want = naive_lse(queries.double(), ref_keys.double(), 1.0 / math.sqrt(DIM))
+    result = ours()
+    got = result[0] if isinstance(result, tuple) else result
+    assert isinstance(got, torch.Tensor)
+    return float((got.double() - want).abs().max() / want.abs().max())
+
+
+def store_accuracy(base: torch.Tensor, gen: torch.Generator) -> dict[str, dict[str, float]]:
+    """Per store: exact-recall fraction, agreement with fp32 and the largest relative
+    energy error against fp32 (``ACCURACY_QUERIES`` stored patterns plus noise, one step,
+    the patterns at unit-variance components, ``β = 1/√D``)."""
+    patterns = base * math.sqrt(DIM)
+    count = min(ACCURACY_QUERIES, patterns.shape[0])
+    noise = torch.randn(count, DIM, generator=gen)
+    queries = patterns[:count] + 0.3 * noise
+    own = torch.arange(count)
+    picks, energies = {}, {}
+    with torch.no_grad():
+        for store, storage in STORES.items():
+            memory = ModernHopfield(1.0 / math.sqrt(DIM), storage=storage)
+            memory.store(patterns)
+            picks[store] = torch.cdist(memory.step(queries), patterns).argmin(dim=1)
+            energies[store] = memory.energy(queries).double()
+    return {
+        store: {
+            "recall": float((picks[store] == own).double().mean()),
+            "same_as_fp32": float((picks[store] == picks["fp32"]).double().mean()),
+            "energy_rel_error_vs_fp32": float(
+                ((energies[store] - energies["fp32"]).abs() / energies["fp32"].abs()).max()
+            ),
+        }
+        for store in STORES
+    }
 
 
 def run_case(
@@ -208,20 +288,27 @@ def run_case(
     queries: torch.Tensor,
     sq_norms: torch.Tensor,
     ref_keys: torch.Tensor,
+    memory_step: MemoryStep | None,
+    fp32_keys: torch.Tensor | None,
     repeats: int,
     contend_seconds: float | None,
 ) -> dict[str, Any]:
+    """Time one case interleaved (ours, ref, floor, matmul; for low-precision lse rows
+    also our fp32 step on the unrounded keys, ``fp32_keys``) idle and, if asked, loaded."""
     batch, num_memories = queries.shape[0], keys.shape[0]
-    ours, ref = _contenders(name, keys, queries, sq_norms, ref_keys)
+    ours, ref = _contenders(name, keys, queries, sq_norms, ref_keys, memory_step)
     block = ref_keys[: min(num_memories, 4096)]
     square = torch.randn(128, DIM)  # a matrix product at full BLAS speed (not a gemv)
+    flat = keys if keys.is_floating_point() else keys.view(torch.int64)
     steps: dict[str, Step] = {
         "ours": ours,
-        "floor": lambda: keys.sum(),
+        "floor": lambda: flat.sum(),
         "matmul": lambda: square @ block.T,
     }
     if ref is not None:
         steps["ref"] = ref
+    if fp32_keys is not None:
+        steps["fp32"] = lambda: lse_retrieve(queries, fp32_keys, None, 1.0 / math.sqrt(DIM))
     idle = machine.interleaved_medians(steps, repeats)
     # compute bound: 4·B·K·D FLOP at the rate of a cache-resident (128 × D) @ (D × 4096)
     # product measured in the same rounds
@@ -233,16 +320,19 @@ def run_case(
         "K": num_memories,
         "B": batch,
         "D": DIM,
-        "auto_kernel": plan_kernel("auto", queries, keys, None, grad=False)
-        if name == "lse"
-        else "chunked",
+        "auto_kernel": "chunked"
+        if name != "lse"
+        else "native"
+        if store != "fp32"  # only run where the codes are read directly
+        else plan_kernel("auto", queries, keys, None, grad=False),
         "ours_s": idle["ours"],
         "ref_s": idle.get("ref"),
         "floor_s": idle["floor"],
         "flop_s": flop_s,
         "pct_of_floor": 100.0 * max(idle["floor"], flop_s) / idle["ours"],
         "read_gbps": keys.numel() * keys.element_size() / idle["ours"] / 1e9,
-        "rel_error_vs_float64": _check_result(name, keys, queries),
+        "rel_error_vs_float64": _check_result(name, ours, ref_keys, queries),
+        "speedup_vs_fp32": idle["fp32"] / idle["ours"] if "fp32" in idle else None,
     }
     if contend_seconds is not None:
         competitor = Competitor(contend_seconds)
@@ -262,10 +352,15 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value * 1e3:.2f}"
 
 
+def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
 def print_header(contended: bool) -> None:
     header = (
         f"{'kern':>4} {'store':>5} {'K':>8} {'B':>5} {'auto':>7} {'ours ms':>9} {'ref ms':>9} "
-        f"{'ref/ours':>8} {'floor ms':>9} {'flop ms':>8} {'%floor':>7} {'GB/s':>6} {'err':>8}"
+        f"{'ref/ours':>8} {'floor ms':>9} {'flop ms':>8} {'%floor':>7} {'GB/s':>6} {'err':>8} "
+        f"{'×fp32':>6} {'recall':>6} {'same':>5} {'ΔE/|E|':>8}"
     )
     if contended:
         header += f" {'ours ld/idle':>12} {'ref ld/idle':>11}"
@@ -279,7 +374,10 @@ def print_row(row: dict[str, Any]) -> None:
         f"{row['kernel']:>4} {row['store']:>5} {row['K']:>8} {row['B']:>5} "
         f"{row['auto_kernel']:>7} {_ms(row['ours_s']):>9} {_ms(row['ref_s']):>9} {ratio:>8} "
         f"{_ms(row['floor_s']):>9} {_ms(row['flop_s']):>8} {row['pct_of_floor']:6.1f}% "
-        f"{row['read_gbps']:6.1f} {'-' if error is None else f'{error:.1e}':>8}"
+        f"{row['read_gbps']:6.1f} {'-' if error is None else f'{error:.1e}':>8} "
+        f"{_fmt(row.get('speedup_vs_fp32'), '.2f', 'x'):>6} {_fmt(row.get('recall'), '.3f'):>6} "
+        f"{_fmt(row.get('same_as_fp32'), '.2f'):>5} "
+        f"{_fmt(row.get('energy_rel_error_vs_fp32'), '.1e'):>8}"
     )
     if "ours_loaded_over_idle" in row:
         ref_ratio = row.get("ref_loaded_over_idle")
@@ -325,27 +423,34 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "ours = library kernel, ref = explicit full-matrix reference, floor = keys.sum() "
         "(read the keys once), flop = 4·B·K·D at the (same-moment) matmul rate; %floor = "
-        "max(floor, flop)/ours; err = max|ours − float64| / max|float64| (lse)"
+        "max(floor, flop)/ours; err = max|ours − float64| / max|float64| on the same "
+        "(dequantised) keys (lse); ×fp32 = our fp32 time / ours (same rounds); recall, "
+        f"same, ΔE/|E|: exact recall, agreement with fp32 and energy error vs fp32 of "
+        f"{ACCURACY_QUERIES} noisy stored patterns at β=1/√D (unit-variance patterns)"
     )
     print_header(args.contended)
     rows: list[dict[str, Any]] = []
+    gen = torch.Generator().manual_seed(args.seed)
+    contend = args.contend_seconds if args.contended else None
     for num_memories in sizes:
         base = torch.randn(num_memories, DIM) / math.sqrt(DIM)
-        for store, dtype in STORES.items():
-            keys = base.to(dtype)
-            ref_keys = keys.float()
+        accuracy = store_accuracy(base, gen) if "lse" in kernels else {}
+        for store in STORES:
+            keys, ref_keys, memory_step = make_store(store, base)
             sq_norms = ref_keys.square().sum(dim=1)
             for batch in batches:
                 noise = 0.3 * torch.randn(batch, DIM) / math.sqrt(DIM)
                 queries = ref_keys[:batch] + noise
-                if store != "fp32" and (
-                    plan_kernel("auto", queries, keys, None, grad=False) != "native"
-                ):
-                    continue  # only the native kernel reads low-precision keys here
+                if store != "fp32" and not (native_available() and batch <= NATIVE_MAX_QUERIES):
+                    continue  # only the native kernel reads low-precision keys directly
                 repeats = 3 if batch * num_memories >= 10**8 else args.repeats
-                contend = args.contend_seconds if args.contended else None
                 for name in kernels if store == "fp32" else ["lse"]:
-                    row = run_case(name, store, keys, queries, sq_norms, ref_keys, repeats, contend)
+                    row = run_case(
+                        name, store, keys, queries, sq_norms, ref_keys, memory_step,
+                        None if store == "fp32" else base, repeats, contend,
+                    )  # fmt: skip
+                    if name == "lse":
+                        row.update(accuracy.get(store, {}))
                     rows.append(row)
                     print_row(row)
             del keys, ref_keys, sq_norms
