@@ -49,13 +49,48 @@ def test_the_allow_list_is_what_hopfield_core_exports() -> None:
     assert modules - {"HAM"} == set(EXAMPLES)
 
 
-def test_a_separation_is_written_as_a_nested_spec() -> None:
-    synapse = core.DenseMemorySynapse(4, 6, separation=core.Exponential(2.0))
-    config = synapse.get_config()
-    assert config["separation"] == {"__class__": "Exponential", "config": {"beta": 2.0}}
+@pytest.mark.parametrize(
+    "separation",
+    [core.Exponential(2.0), core.Polynomial(3), core.RectifiedPolynomial(4), core.ReLUSquared()],
+)
+def test_a_separation_is_written_by_its_own_to_config(separation: core.Separation) -> None:
+    synapse = core.DenseMemorySynapse(4, 6, separation=separation)
+    config = json.loads(json.dumps(synapse.get_config()))
+    assert config["separation"] == {"__separation__": separation.to_config()}
     assert config["beta"] is None
     rebuilt = core.DenseMemorySynapse.from_config(config)
-    assert isinstance(rebuilt.separation, core.Exponential) and rebuilt.separation.beta == 2.0
+    assert rebuilt.separation == separation
+
+
+def test_configs_saved_with_the_reflected_separation_spec_still_load() -> None:
+    old = {
+        "num_memories": 4,
+        "num_features": 6,
+        "beta": None,
+        "separation": {"__class__": "Exponential", "config": {"beta": 2.0}},
+        "learnable_beta": False,
+    }
+    rebuilt = core.DenseMemorySynapse.from_config(old)
+    assert rebuilt.separation == core.Exponential(2.0)
+    assert rebuilt.get_config()["separation"] == {
+        "__separation__": {"name": "exponential", "beta": 2.0}
+    }
+    ham = core.HAM(
+        {"v": core.Neurons(6, core.Identity())},
+        {"m": core.DenseMemorySynapse(4, 6, separation=core.Polynomial(3))},
+        [(("v",), "m")],
+    )
+    saved = json.loads(json.dumps(ham.get_config()))
+    synapse = saved["synapses"]["__items__"][0][1]["config"]
+    synapse["separation"] = {"__class__": "Polynomial", "config": {"degree": 3}}  # old form
+    assert core.HAM.from_config(saved).synapse("m").separation == core.Polynomial(3)
+
+
+def test_a_bad_separation_config_is_named() -> None:
+    config = core.DenseMemorySynapse(4, 6, separation=core.Polynomial(3)).get_config()
+    config["separation"] = {"__separation__": {"name": "nosuch"}}
+    with pytest.raises(ValueError, match=r"DenseMemorySynapse\.separation must be one of"):
+        core.DenseMemorySynapse.from_config(config)
 
 
 def test_unknown_classes_are_refused_and_never_imported() -> None:

@@ -5,10 +5,14 @@ so that ``type(obj).from_config(obj.get_config())`` builds an equivalent object 
 parameters and buffers are then replaced by a state dict (which is why arguments that
 only shape the random initial values, ``std``, ``init_std`` and ``generator``, are left
 out, and so are arguments stored as parameters or buffers of the same name, such as
-the γ of a norm). Nested core objects, the Lagrangian of a :class:`Neurons`, the
-separation of a synapse and the layers and synapses of a :class:`HAM`, are written as
+the γ of a norm). Nested core objects, the Lagrangian of a :class:`Neurons` and the
+layers and synapses of a :class:`HAM`, are written as
 ``{"__class__": name, "config": {...}}`` and rebuilt only from the classes that
-:mod:`hopfield.core` exports (an allow-list: a name is never imported from a file);
+:mod:`hopfield.core` exports (an allow-list: a name is never imported from a file).
+A separation is an option object with its own config: it is written as
+``{"__separation__": separation.to_config()}`` and rebuilt by
+:meth:`Separation.from_config` (configs saved before, ``{"__class__": "Polynomial",
+"config": {"degree": 3}}``, still load, through the same method);
 a dict of them (a HAM's layers) is ``{"__items__": [[name, value], ...]}``, keeping
 its order (the order of the energy's sum) even where JSON writers sort keys.
 """
@@ -28,6 +32,7 @@ __all__ = ["Configurable", "build", "config_of", "core_classes", "spec_of"]
 
 _CLASS_KEY = "__class__"
 _ITEMS_KEY = "__items__"
+_SEPARATION_KEY = "__separation__"
 _BASES = frozenset({"Lagrangian", "Synapse"})  # abstract: nothing to rebuild
 INIT_ONLY = frozenset({"generator", "std", "init_std"})
 """Constructor arguments that only shape the random initial values (the state replaces them)."""
@@ -107,6 +112,8 @@ def _to_json(value: object, where: str) -> Any:
         return [_to_json(item, where) for item in value]
     if isinstance(value, Mapping | nn.ModuleDict):  # pairs: JSON writers may sort keys
         return {_ITEMS_KEY: [[str(k), _to_json(value[k], f"{where}[{k!r}]")] for k in value]}
+    if isinstance(value, Separation):
+        return {_SEPARATION_KEY: value.to_config()}
     if type(value).__name__ in core_classes():
         return spec_of(value)
     raise TypeError(f"{where}: {type(value).__name__} has no JSON config")
@@ -119,6 +126,8 @@ def _from_json(value: Any, where: str) -> Any:
         return value
     if _CLASS_KEY in value:
         return build(value, where)
+    if set(value) == {_SEPARATION_KEY} and isinstance(value[_SEPARATION_KEY], Mapping):
+        return Separation.from_config(value[_SEPARATION_KEY], where)
     if set(value) == {_ITEMS_KEY}:
         return {key: _from_json(item, f"{where}[{key!r}]") for key, item in value[_ITEMS_KEY]}
     return {key: _from_json(item, f"{where}[{key!r}]") for key, item in value.items()}
@@ -136,7 +145,10 @@ def build(spec: Mapping[str, Any], where: str = "config") -> Any:
     config = spec.get("config", {})
     if set(spec) - {_CLASS_KEY, "config"} or not isinstance(config, Mapping):
         raise ValueError(f"{where}: a class spec is {{'__class__': name, 'config': {{...}}}}")
-    return _construct(classes[name], config, where)
+    cls = classes[name]
+    if issubclass(cls, Separation):  # the form saved before separations had to_config
+        return Separation.from_config({"name": cls.name, **config}, where)
+    return _construct(cls, config, where)
 
 
 def _construct(cls: Callable[..., T], config: Mapping[str, Any], where: str) -> T:
