@@ -7,7 +7,9 @@ returns an exit code). Add a command by appending its module to ``COMMAND_MODULE
 Input errors are one line on stderr and exit status 2, never a traceback: flags are
 checked by their argument types (:mod:`hopfield.experiments.cli_types`), and a
 ``ValueError``, ``TypeError`` or ``FileNotFoundError`` raised by the library while a
-command runs is reported the same way (``--debug`` shows the traceback instead).
+command runs is reported the same way (``--debug`` shows the traceback instead;
+it is accepted before or after the command, ``hopfield --debug demo`` or
+``hopfield demo --quick --debug``).
 """
 
 from __future__ import annotations
@@ -41,15 +43,29 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hopfield", description="Energy-based associative memory: store, corrupt, recall."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        help="show the Python traceback of an error instead of the one-line message",
-    )
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
+    for sub in _command_parsers(parser):
+        # SUPPRESS: a command without the flag leaves the value of the top level alone
+        sub.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP
+        )
     return parser
+
+
+_DEBUG_HELP = "show the Python traceback of an error instead of the one-line message"
+
+
+def _command_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every sub-parser below ``parser`` (commands, and the models or studies under them)."""
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                found += [sub, *_command_parsers(sub)]
+    return found
 
 
 def _prog(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:

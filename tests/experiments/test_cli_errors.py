@@ -173,10 +173,30 @@ def test_library_errors_while_running_are_one_line(
     _check_one_line_error(code, capsys.readouterr().err, flag)
 
 
-def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback(where: str, tmp_path: Path) -> None:
     argv = _materialise(["demo", "--quick", "--no-progress", "--patterns", "100000"], tmp_path)
+    argv = ["--debug", *argv] if where == "before" else [*argv, "--debug"]
     with pytest.raises(ValueError, match="patterns"):
-        main(["--debug", *argv])
+        main(argv)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo"],
+        ["recall", "--model", "modern-dot"],
+        ["capacity", "--model", "modern-dot"],
+        ["params"],
+        ["train", "et"],
+        ["study", "kernel"],
+    ],
+)
+def test_debug_is_accepted_after_every_command(argv: list[str]) -> None:
+    parser = build_parser()
+    assert parser.parse_args([*argv, "--debug"]).debug is True
+    assert parser.parse_args(["--debug", *argv]).debug is True
+    assert parser.parse_args(argv).debug is False
 
 
 def test_every_flag_has_help_and_shows_its_default() -> None:
