@@ -217,6 +217,7 @@ def step_seconds(
     steps: int,
     step_size: float,
     repeats: int,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, float]:
     """Marginal time of one step per implementation, ``(t(S) − t(0)) / S`` from the
     medians of ``repeats`` interleaved runs (load changes affect all alike)."""
@@ -228,12 +229,25 @@ def step_seconds(
         for name, impl in impls.items():
             for n in (0, steps):
                 _synchronize(device)
-                start = time.perf_counter()
+                start = clock()
                 impl(x, n, step_size, True)
                 _synchronize(device)
-                samples[name, n].append(time.perf_counter() - start)
+                samples[name, n].append(clock() - start)
     median = {key: statistics.median(values) for key, values in samples.items()}
     return {name: max(median[name, steps] - median[name, 0], 1e-9) / steps for name in impls}
+
+
+def cpu_matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """The fp32 matmul rate in this process's CPU time (best of ``repeats``), the ceiling
+    that goes with ``--clock cpu``."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = math.inf
+    for _ in range(repeats):
+        start = time.process_time()
+        a @ b
+        best = min(best, time.process_time() - start)
+    return 2 * size**3 / best / 1e9
 
 
 def _row(scenario: str, name: str, seconds: float, flops: int, work: int, ceiling: float) -> dict:
@@ -263,7 +277,8 @@ def run_scenario(
     with torch.no_grad():
         run = descend(ham, {"v": x}, steps=args.steps, step_size=step_size)
     ref_x, ref_trace = reference.descend(x, args.steps, step_size, True)
-    seconds = step_seconds(impls, x, args.steps, step_size, args.repeats)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    seconds = step_seconds(impls, x, args.steps, step_size, args.repeats, clock)
     b, d = x.shape
     m = ham.synapse("memory").num_memories  # type: ignore[union-attr]
     flops = 4 * b * m * d
@@ -320,9 +335,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--large-step", type=float, default=2.0, help="η of the scenario with rejections"
     )
     parser.add_argument("--threads", type=int, default=2, help="CPU intra-op threads")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall: elapsed time; cpu: this process's CPU time (with --threads 1 on a "
+        "loaded machine it leaves out the time other processes hold the core)",
+    )
     args = parser.parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: this torch build has no CUDA device")
+    if args.clock == "cpu" and not args.device.startswith("cpu"):
+        parser.error("--clock cpu times CPU work; use it with --device cpu")
     args.steps, args.repeats = (4, 3) if args.quick else (10, 9)
     return args
 
@@ -336,8 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     ceilings = machine.measure_ceilings(
         matmul_size=2048, copy_mib=128, repeats=5, device=args.device
     )
+    if args.clock == "cpu":
+        ceilings["matmul_gflops_wall"] = ceilings["matmul_gflops"]
+        ceilings["matmul_gflops"] = cpu_matmul_gflops()
     print(
         f"torch {torch.__version__}, device {args.device}, {args.threads} threads, "
+        f"{args.clock} clock, "
         f"B={args.batch}, D={args.dim}, M={args.memories}, β={args.beta:g}, fp32; "
         f"matmul {ceilings['matmul_gflops']:.1f} GFLOP/s; load average {load_before[0]:.1f}"
     )

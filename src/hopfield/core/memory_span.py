@@ -138,6 +138,8 @@ class SpanDescent:
         self.separation: Separation | None = synapse.separation
         self.beta = synapse.beta.detach()
         self.scaled_bias = None if self.bias is None else self.beta * self.bias
+        self.score_scale = self.beta * self.gamma  # βγ
+        self.neuron_scale = -self.eps * self.gamma  # the neuron energy is −γε/√(‖x‖²+ε)
         self.start = x0 @ self.memories.T  # P = x₀Ξᵀ
         self.start_norm2 = torch.linalg.vecdot(x0, x0)
 
@@ -151,18 +153,17 @@ class SpanDescent:
     ) -> _Point:
         """Norm, energy and gradient weights of ``x = c x₀ + aΞ`` with ``Ξx = overlaps``;
         ``start`` is ``c P`` (overwritten: ``‖x‖² = c²‖x₀‖² + a·(cP + R)``)."""
-        norm2 = c * c * self.start_norm2 + torch.linalg.vecdot(a, start.add_(overlaps))
+        dot = torch.linalg.vecdot(a, start.add_(overlaps))
+        norm2 = torch.addcmul(dot, c * c, self.start_norm2)
         inv = torch.rsqrt(norm2 + self.eps)
-        energy = (-self.eps * self.gamma) * inv
         if self.separation is None:  # scores βΞĝ = βγ R/‖x‖ + βΞδ in one pass
-            weights = _affine(overlaps, (self.beta * self.gamma) * inv, self.scaled_bias)
-            top = weights.amax(dim=-1, keepdim=True)
-            total = weights.sub_(top).exp_().sum(dim=-1, keepdim=True)
-            weights.div_(total)  # softmax, and lse = top + log(total)
-            energy = energy - (top + torch.log(total)).squeeze(1) / self.beta
+            scores = _affine(overlaps, inv * self.score_scale, self.scaled_bias)
+            weights = torch.softmax(scores, dim=-1)  # row by row in cache: faster than by hand
+            lse = scores.amax(dim=-1).sub_(weights.amax(dim=-1).log_())  # exact: max w ≥ 1/M
+            energy = torch.addcmul(lse.div_(-self.beta), inv, self.neuron_scale)
         else:
             h = _affine(overlaps, self.gamma * inv, self.bias)
-            energy = energy - self.separation(h).sum(dim=-1)
+            energy = torch.addcmul(-self.separation(h).sum(dim=-1), inv, self.neuron_scale)
             weights = self.separation.derivative(h)
         return _Point(c, a, overlaps, norm2, weights, energy)
 
@@ -220,19 +221,28 @@ def _search(
     span: SpanDescent,
     point: _Point,
     full: _Point,
-    first: _Point,
-    active: torch.Tensor,
+    active: torch.Tensor | None,
     max_halvings: int,
     noise_ulps: int,
-) -> tuple[torch.Tensor, _Point, int, torch.Tensor]:
+) -> tuple[torch.Tensor, _Point, int, torch.Tensor | None]:
     """The guard of :func:`hopfield.core.descend` on the span coordinates: ``(scale, accepted
-    point, rejected trials, samples whose trial energy was −inf)``. ``first`` is the
-    trial at the full step; halved trials are interpolated (no product)."""
-    energy, eps = point.energy, torch.finfo(point.energy.dtype).eps
-    scale = active.to(energy.dtype)
-    result, trial = first, first
-    failed = active & ~_accepts(trial.energy, energy)
-    unbounded = torch.zeros_like(active)
+    point, rejected trials, samples whose trial energy was −inf or None)``. ``full`` is
+    the trial at the full step; halved trials are interpolated from it (no product).
+    ``active``: the samples that may move (``None``: all)."""
+    energy = point.energy
+    ones = torch.ones_like(energy)
+    if active is None:
+        result = trial = full
+        failed = ~_accepts(trial.energy, energy)
+        if not bool(failed.any()):  # the common case: every sample descends
+            return ones, result, 0, None
+        scale = ones
+    else:
+        scale = active.to(energy.dtype)
+        result = trial = span.trial(point, full, scale)
+        failed = active & ~_accepts(trial.energy, energy)
+    eps = torch.finfo(energy.dtype).eps
+    unbounded = torch.zeros_like(failed)
     rejections = 0
     for attempt in range(max_halvings + 1):
         count = int(failed.sum())
@@ -254,7 +264,9 @@ def _search(
             result = select(~ok, result, trial)
         failed = halve & ~ok
     keep = scale == 0
-    if bool(keep.any()):
+    if bool(keep.all()):
+        result = point
+    elif bool(keep.any()):
         result = select(keep, point, result)
     return scale, result, rejections, unbounded
 
@@ -264,20 +276,19 @@ def run(span: SpanDescent, steps: int, guard: bool, max_halvings: int, noise_ulp
     with torch.no_grad():
         point = span.initial()
         unbounded = point.energy == float("-inf")
+        held = bool(unbounded.any())  # some sample is held at its last finite state
         energies, scales, rejections = [point.energy], [], 0
         ones = torch.ones_like(point.energy)
         for _ in range(steps):
             full = span.full_step(point)
             if guard:
-                active = ~unbounded
-                first = (
-                    full if bool(active.all()) else span.trial(point, full, active.to(ones.dtype))
-                )
+                active = ~unbounded if held else None
                 scale, point, rejected, below = _search(
-                    span, point, full, first, active, max_halvings, noise_ulps
+                    span, point, full, active, max_halvings, noise_ulps
                 )
                 rejections += rejected
-                unbounded = unbounded | below
+                if below is not None and bool(below.any()):
+                    unbounded, held = unbounded | below, True
             else:
                 scale, point = ones, full
                 unbounded = unbounded | (point.energy == float("-inf"))
