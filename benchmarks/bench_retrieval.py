@@ -35,10 +35,10 @@ more than the reference.
 Stores (``STORES``): fp32 keys, bf16 keys and int8 keys with one scale per row
 (``storage="int8"`` of :class:`hopfield.models.ModernHopfield`, whose step reads the
 codes with the native kernel). The low-precision rows (lse only) run where ``"auto"``
-reads the codes directly (``B ≤ 4`` with a C compiler); their reference is the
-explicit fp32 step on the dequantised patterns, their floor the plain reduction over
-their own (halved, quartered) bytes (int8: ``codes.view(int64).sum()``, as torch's
-int8 ``sum`` widens every element). Accuracy per store (columns ``recall``, ``same``,
+reads the codes directly (``B ≤ 64`` with AVX-512, ``B ≤ 4`` without); their
+reference is the explicit fp32 step on the dequantised patterns, their floor the
+plain reduction over their own (halved, quartered) bytes (int8:
+``codes.view(int64).sum()``, as torch's int8 ``sum`` widens every element). Accuracy per store (columns ``recall``, ``same``,
 ``ΔE/|E|``): one step of ``ModernHopfield(β=1/√D, storage=...)`` from
 ``ACCURACY_QUERIES`` stored patterns plus noise (relative norm 0.3), with the same
 patterns scaled to unit-variance components (at unit norm, ``β = 1/√D`` gives a
@@ -67,7 +67,7 @@ import machine
 from hopfield.models.modern import ModernHopfield
 from hopfield.models.storage import as_storage, dequantize, quantize
 from hopfield.ops import lse_retrieve, lsr_retrieve, polynomial_retrieve
-from hopfield.ops.few_queries import NATIVE_MAX_QUERIES, plan_kernel, plan_threads
+from hopfield.ops.few_queries import native_max_queries, plan_kernel, plan_threads
 from hopfield.ops.native import native_available, native_lse_partials, native_simd
 
 __all__ = ["main"]
@@ -170,7 +170,7 @@ def kernel_choice(keys: torch.Tensor, beta: float, repeats: int) -> dict[str, An
     verdict = "slow" if gemv > reduction / 0.6 else "not slow"
     print(
         f"  -> the matrix-vector product reads at {reduction / gemv:.0%} of the reduction's "
-        f"rate here ({verdict}); 'auto' uses the '{chosen}' kernel for B ≤ 4: "
+        f"rate here ({verdict}); 'auto' uses the '{chosen}' kernel for B ≤ {native_max_queries()}: "
         + (
             "one pass, no per-chunk parallel regions, threads take tasks from a shared "
             "counter (a thread sharing its core with another process does less)"
@@ -441,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
             for batch in batches:
                 noise = 0.3 * torch.randn(batch, DIM) / math.sqrt(DIM)
                 queries = ref_keys[:batch] + noise
-                if store != "fp32" and not (native_available() and batch <= NATIVE_MAX_QUERIES):
+                if store != "fp32" and not (native_available() and batch <= native_max_queries()):
                     continue  # only the native kernel reads low-precision keys directly
                 repeats = 3 if batch * num_memories >= 10**8 else args.repeats
                 for name in kernels if store == "fp32" else ["lse"]:

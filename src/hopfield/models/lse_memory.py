@@ -42,7 +42,7 @@ from hopfield.models.storage import (
     quantize,
     stored_dtype,
 )
-from hopfield.ops.few_queries import NATIVE_MAX_QUERIES, plan_threads
+from hopfield.ops.few_queries import native_max_queries, plan_threads
 from hopfield.ops.native import native_available, native_lse_partials
 from hopfield.ops.streaming import (
     DEFAULT_MEMORY_BUDGET_BYTES,
@@ -333,7 +333,7 @@ class TensorSource(PatternSource):
             and self.dtype == torch.float32
             and states.dtype == torch.float32
             and states.device.type == "cpu"
-            and 0 < states.shape[0] <= NATIVE_MAX_QUERIES
+            and 0 < states.shape[0] <= native_max_queries()
             and codes.is_contiguous()
             and not (torch.is_grad_enabled() and states.requires_grad)
             and native_available()

@@ -219,62 +219,102 @@ INLINE __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
     return _mm512_castps512_ps128(_mm512_permutexvar_ps(first, t));
 }
 
-/* <q, row_i> for four rows (q in key order; int8 rows unscaled); while at it, the
- * same dimensions of the rows `ahead` bytes further are prefetched (0: none). */
-INLINE void dots4(const void *const *rows, const float *q, int64_t D, int dtype, float *out,
-                  int64_t ahead) {
+/* Scores <q_j, row_i> of NQ <= 4 queries (stride D, key order) against four rows (int8
+ * unscaled) into out[j * ROWS + i]: each key is loaded and widened once for all NQ
+ * queries. While at it, the same dimensions of the rows `ahead` bytes further on are
+ * prefetched into L2 (0: none), so that memory keeps streaming during the arithmetic. */
+INLINE void dots(const void *const *rows, const float *q, int64_t D, int dtype, int NQ,
+                 float *out, int64_t ahead) {
     const int64_t bytes = dtype == 0 ? 128 : dtype == 1 ? 64 : 32; /* per 32 keys */
-    __m512 a[8];
-    for (int i = 0; i < 8; ++i) a[i] = _mm512_setzero_ps();
+    const int split = NQ == 1 ? 2 : 1; /* one query: two sums per row (latency) */
+    __m512 a[4][4][2];
+    for (int j = 0; j < NQ; ++j)
+        for (int i = 0; i < 4; ++i) a[j][i][0] = a[j][i][1] = _mm512_setzero_ps();
     const int64_t chunks = D / 32;
     for (int64_t c = 0; c < chunks; ++c) {
-        const __m512 q0 = _mm512_loadu_ps(q + 32 * c), q1 = _mm512_loadu_ps(q + 32 * c + 16);
-        for (int i = 0; ahead && i < 4; ++i) { /* to L2: the next rows stream in meanwhile */
+        for (int i = 0; ahead && i < 4; ++i) {
             const char *p = (const char *)rows[i] + ahead + bytes * c;
             _mm_prefetch(p, _MM_HINT_T2);
             if (bytes > 64) _mm_prefetch(p + 64, _MM_HINT_T2);
         }
-        for (int i = 0; i < 4; ++i) {
-            __m512 lo, hi;
-            load32(rows[i], c, dtype, &lo, &hi);
-            a[2 * i] = _mm512_fmadd_ps(q0, lo, a[2 * i]);
-            a[2 * i + 1] = _mm512_fmadd_ps(q1, hi, a[2 * i + 1]);
+        __m512 lo[4], hi[4];
+        for (int i = 0; i < 4; ++i) load32(rows[i], c, dtype, &lo[i], &hi[i]);
+        for (int j = 0; j < NQ; ++j) {
+            const __m512 q0 = _mm512_loadu_ps(q + j * D + 32 * c);
+            const __m512 q1 = _mm512_loadu_ps(q + j * D + 32 * c + 16);
+            for (int i = 0; i < 4; ++i) {
+                a[j][i][0] = _mm512_fmadd_ps(q0, lo[i], a[j][i][0]);
+                a[j][i][split - 1] = _mm512_fmadd_ps(q1, hi[i], a[j][i][split - 1]);
+            }
         }
     }
-    _mm_storeu_ps(out, sum4(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3]),
-                            _mm512_add_ps(a[4], a[5]), _mm512_add_ps(a[6], a[7])));
-    for (int i = 0; i < 4; ++i)
-        for (int64_t d = 32 * chunks; d < D; ++d) out[i] += q[d] * key_at(rows[i], d, dtype);
+    for (int j = 0; j < NQ; ++j) {
+        float *o = out + j * ROWS;
+        _mm_storeu_ps(o, sum4(_mm512_add_ps(a[j][0][0], a[j][0][1]),
+                              _mm512_add_ps(a[j][1][0], a[j][1][1]),
+                              _mm512_add_ps(a[j][2][0], a[j][2][1]),
+                              _mm512_add_ps(a[j][3][0], a[j][3][1])));
+        for (int i = 0; i < 4; ++i)
+            for (int64_t d = 32 * chunks; d < D; ++d) o[i] += q[j * D + d] * key_at(rows[i], d, dtype);
+    }
 }
 
-/* acc += sum_r p[r] row_r over the ROWS rows (acc in key order; padded rows weigh 0). */
-INLINE void accumulate(const void *const *rows, const float *p, int64_t D, int dtype,
+/* acc_j += sum_r p[j * ROWS + r] row_r for NQ <= 4 queries (acc_j at acc + j * D, key
+ * order) over the ROWS rows (padded rows weigh 0); each key widened once for all. */
+INLINE void accumulate(const void *const *rows, const float *p, int64_t D, int dtype, int NQ,
                        float *acc) {
+    const int parities = NQ == 1 ? 2 : 1; /* one query: even and odd rows apart (latency) */
     const int64_t chunks = D / 32;
     for (int64_t c = 0; c < chunks; ++c) {
-        __m512 e0 = _mm512_loadu_ps(acc + 32 * c), o0 = _mm512_loadu_ps(acc + 32 * c + 16);
-        __m512 e1 = _mm512_setzero_ps(), o1 = _mm512_setzero_ps();
-        for (int r = 0; r < ROWS; r += 2) { /* two rows, four independent sums */
-            __m512 lo, hi;
-            const __m512 p0 = _mm512_set1_ps(p[r]), p1 = _mm512_set1_ps(p[r + 1]);
-            load32(rows[r], c, dtype, &lo, &hi);
-            e0 = _mm512_fmadd_ps(p0, lo, e0);
-            o0 = _mm512_fmadd_ps(p0, hi, o0);
-            load32(rows[r + 1], c, dtype, &lo, &hi);
-            e1 = _mm512_fmadd_ps(p1, lo, e1);
-            o1 = _mm512_fmadd_ps(p1, hi, o1);
+        __m512 e[4][2], o[4][2];
+        for (int j = 0; j < NQ; ++j) {
+            e[j][0] = _mm512_loadu_ps(acc + j * D + 32 * c);
+            o[j][0] = _mm512_loadu_ps(acc + j * D + 32 * c + 16);
+            e[j][1] = o[j][1] = _mm512_setzero_ps();
         }
-        _mm512_storeu_ps(acc + 32 * c, _mm512_add_ps(e0, e1));
-        _mm512_storeu_ps(acc + 32 * c + 16, _mm512_add_ps(o0, o1));
+#pragma GCC unroll 16
+        for (int r = 0; r < ROWS; ++r) {
+            __m512 lo, hi;
+            load32(rows[r], c, dtype, &lo, &hi);
+            const int k = (r & 1) & (parities - 1);
+            for (int j = 0; j < NQ; ++j) {
+                const __m512 weight = _mm512_set1_ps(p[j * ROWS + r]);
+                e[j][k] = _mm512_fmadd_ps(weight, lo, e[j][k]);
+                o[j][k] = _mm512_fmadd_ps(weight, hi, o[j][k]);
+            }
+        }
+        for (int j = 0; j < NQ; ++j) {
+            _mm512_storeu_ps(acc + j * D + 32 * c, _mm512_add_ps(e[j][0], e[j][1]));
+            _mm512_storeu_ps(acc + j * D + 32 * c + 16, _mm512_add_ps(o[j][0], o[j][1]));
+        }
     }
-    for (int64_t d = 32 * chunks; d < D; ++d) {
-        float total = 0.0f;
-        for (int r = 0; r < ROWS; ++r) total += p[r] * key_at(rows[r], d, dtype);
-        acc[d] += total;
-    }
+    for (int j = 0; j < NQ; ++j)
+        for (int64_t d = 32 * chunks; d < D; ++d) {
+            float total = 0.0f;
+            for (int r = 0; r < ROWS; ++r) total += p[j * ROWS + r] * key_at(rows[r], d, dtype);
+            acc[j * D + d] += total;
+        }
 }
 
-/* AVX-512 block (dtype a constant after inlining: one specialisation per key type). */
+/* dots / accumulate with NQ a constant (one unrolled specialisation per count). */
+INLINE void dots_n(const void *const *rows, const float *q, int64_t D, int dtype, int64_t nq,
+                   float *out, int64_t ahead) {
+    if (nq >= 4) dots(rows, q, D, dtype, 4, out, ahead);
+    else if (nq == 3) dots(rows, q, D, dtype, 3, out, ahead);
+    else if (nq == 2) dots(rows, q, D, dtype, 2, out, ahead);
+    else dots(rows, q, D, dtype, 1, out, ahead);
+}
+
+INLINE void accumulate_n(const void *const *rows, const float *p, int64_t D, int dtype,
+                         int64_t nq, float *acc) {
+    if (nq >= 4) accumulate(rows, p, D, dtype, 4, acc);
+    else if (nq == 3) accumulate(rows, p, D, dtype, 3, acc);
+    else if (nq == 2) accumulate(rows, p, D, dtype, 2, acc);
+    else accumulate(rows, p, D, dtype, 1, acc);
+}
+
+/* AVX-512 block (dtype a constant after inlining: one specialisation per key type);
+ * queries in groups of four share every widened key. */
 INLINE void run_block_simd(const problem_t *pb, int64_t start, int64_t count, float *scores,
                            worker_t *w, int dtype) {
     const int64_t B = pb->num_queries, D = pb->dim, Dv = pb->value_dim;
@@ -285,26 +325,27 @@ INLINE void run_block_simd(const problem_t *pb, int64_t start, int64_t count, fl
         rows[r] = (const char *)pb->keys + row * row_bytes;
         v[r] = pb->values ? (const void *)(pb->values + row * Dv) : rows[r];
     }
+    for (int64_t b = 0; b < B; b += 4) /* prefetch once, PREFETCH_ROWS ahead */
+        for (int64_t r = 0; r < count; r += 4)
+            dots_n(rows + r, pb->queries + b * D, D, dtype, B - b, scores + b * ROWS + r,
+                   b ? 0 : PREFETCH_ROWS * row_bytes);
     for (int64_t b = 0; b < B; ++b) {
         float *s = scores + b * ROWS;
-        for (int64_t r = 0; r < count; r += 4) /* prefetch once, PREFETCH_ROWS ahead */
-            dots4(rows + r, pb->queries + b * D, D, dtype, s + r, b ? 0 : PREFETCH_ROWS * row_bytes);
         for (int64_t r = 0; r < count; ++r) {
             const float scale = dtype == 2 ? pb->scales[start + r] : 1.0f;
             s[r] = pb->beta * (scale * s[r]) + (pb->bias ? pb->bias[start + r] : 0.0f);
         }
         for (int64_t r = count; r < ROWS; ++r) s[r] = -INFINITY;
-    }
-    for (int64_t b = 0; b < B; ++b) {
-        float *s = scores + b * ROWS;
-        if (!block_weights(pb, b, count, s, w)) continue;
-        if (pb->values) {
-            accumulate(v, s, Dv, 0, w->weighted + b * Dv);
+        if (!block_weights(pb, b, count, s, w)) {
+            memset(s, 0, sizeof(float) * ROWS); /* nothing to add */
             continue;
         }
-        if (dtype == 2)
+        if (dtype == 2 && !pb->values)
             for (int64_t r = 0; r < count; ++r) s[r] *= pb->scales[start + r];
-        accumulate(v, s, Dv, dtype, w->weighted + b * Dv);
+    }
+    for (int64_t b = 0; b < B; b += 4) {
+        if (pb->values) accumulate_n(v, scores + b * ROWS, Dv, 0, B - b, w->weighted + b * Dv);
+        else accumulate_n(v, scores + b * ROWS, Dv, dtype, B - b, w->weighted + b * Dv);
     }
 }
 
