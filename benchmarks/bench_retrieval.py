@@ -38,8 +38,8 @@ codes with the native kernel). The low-precision rows (lse only) run where ``"au
 reads the codes directly (``B ≤ 64`` with AVX-512, ``B ≤ 4`` without); their
 reference is the explicit fp32 step on the dequantised patterns, their floor the
 plain reduction over their own (halved, quartered) bytes (int8:
-``codes.view(int64).sum()``, as torch's int8 ``sum`` widens every element). Accuracy per store (columns ``recall``, ``same``,
-``ΔE/|E|``): one step of ``ModernHopfield(β=1/√D, storage=...)`` from
+``codes.view(int64).sum()``, as torch's int8 ``sum`` widens every element).
+Accuracy per store (columns ``recall``, ``same``, ``ΔE/|E|``): one step of ``ModernHopfield(β=1/√D, storage=...)`` from
 ``ACCURACY_QUERIES`` stored patterns plus noise (relative norm 0.3), with the same
 patterns scaled to unit-variance components (at unit norm, ``β = 1/√D`` gives a
 near-uniform softmax and no store could recall anything): the fraction whose result
