@@ -34,17 +34,18 @@ more than the reference.
 
 Stores (``STORES``): fp32 keys, bf16 keys and int8 keys with one scale per row
 (``storage="int8"`` of :class:`hopfield.models.ModernHopfield`, whose step reads the
-codes with the native kernel). The low-precision rows (lse only) run where ``"auto"``
-reads the codes directly (``B ≤ 64`` with AVX-512, ``B ≤ 4`` without); their
-reference is the explicit fp32 step on the dequantised patterns, their floor the
-plain reduction over their own (halved, quartered) bytes (int8:
-``codes.view(int64).sum()``, as torch's int8 ``sum`` widens every element).
-Accuracy per store (columns ``recall``, ``same``, ``ΔE/|E|``): one step of ``ModernHopfield(β=1/√D, storage=...)`` from
-``ACCURACY_QUERIES`` stored patterns plus noise (relative norm 0.3), with the same
-patterns scaled to unit-variance components (at unit norm, ``β = 1/√D`` gives a
-near-uniform softmax and no store could recall anything): the fraction whose result
-is nearest to their own pattern, the fraction that picks the same pattern as fp32,
-and the largest relative energy error against fp32.
+codes with the native kernel). The low-precision rows (lse only) run where
+``"auto"`` reads the codes directly (``B ≤ 64`` with AVX-512, ``B ≤ 4`` without);
+their reference is the explicit fp32 step on the dequantised patterns, their floor
+the plain reduction over their own (halved, quartered) bytes (int8:
+``codes.view(int64).sum()``, as torch's int8 ``sum`` widens every element). Accuracy
+per store (columns ``recall``, ``same``, ``ΔE/|E|``): one step of
+``ModernHopfield(β=1/√D, storage=...)`` from ``ACCURACY_QUERIES`` stored patterns
+plus noise (relative norm 0.3), with the same patterns scaled to unit-variance
+components (at unit norm, ``β = 1/√D`` gives a near-uniform softmax and no store
+could recall anything): the fraction whose result is nearest to their own pattern,
+the fraction that picks the same pattern as fp32, and the largest relative energy
+error against fp32.
 Usage: ``python benchmarks/bench_retrieval.py [--quick] [--contended] [--out PATH]``.
 """
 
