@@ -31,7 +31,7 @@ Implementations, timed in the same run and interleaved:
 ``%matmul`` is the nominal ``4·B·M·D`` FLOP of a step at the measured matmul rate
 (above 100 % means faster than the direct step can be); ``%work`` counts the FLOP
 the implementation really does (``2·B·M²`` in the span). Why the span: measured here,
-the direct step already spends ~80 % of its time in the two products (the elementwise
+the direct step already spends ~70 % of its time in the two products (the elementwise
 work and the guard cost the rest), so the only way past the products was fewer FLOP;
 the Gram matrix (``2·M²·D`` FLOP, printed as ``gram_ms``) is computed once per synapse
 and reused while the memories are unchanged.

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hopfield.core import (
     HAM,
@@ -189,3 +191,43 @@ def test_descend_keeps_the_direct_path_for_tol_clamp_and_gradients(
         descend(ham, {"v": x}, steps=4, step_size=0.1, clamp={"v": torch.zeros(DIM).bool()})
     descend(ham, {"v": x.clone().requires_grad_(True)}, steps=4, step_size=0.1)
     assert len(calls) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dim=st.integers(1, 8),
+    memories=st.integers(1, 12),
+    beta=st.floats(0.1, 30.0),
+    step_size=st.floats(1e-3, 8.0),
+    steps=st.integers(1, 6),
+    guard=st.booleans(),
+    bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_span_descent_on_random_memories(
+    dim: int,
+    memories: int,
+    beta: float,
+    step_size: float,
+    steps: int,
+    guard: bool,
+    bias: bool,
+    seed: int,
+) -> None:
+    """Any size and step: a finite trace, non-increasing with the guard, that is the
+    energy of the returned states, and step sizes η·2⁻ᵏ or 0."""
+    ham = _ham(beta=beta, bias=bias, memories=memories, dim=dim, seed=seed)
+    x = _queries(ham, batch=5, seed=seed + 1)
+    with torch.no_grad():
+        descend(ham, {"v": x}, steps=50, step_size=step_size)  # caches ΞΞᵀ
+        if memory_span.plan(ham, x, steps, step_size) is None:
+            return  # the direct path is cheaper for these sizes
+        result = descend(ham, {"v": x}, steps=steps, step_size=step_size, guard=guard)
+        energy = ham.energy(result.states)
+    trace = result.energies
+    assert bool(torch.isfinite(trace).all())
+    if guard:
+        assert bool((trace[1:] <= trace[:-1]).all())
+    torch.testing.assert_close(trace[-1], energy, rtol=1e-9, atol=1e-9)
+    sizes = result.step_sizes[result.step_sizes > 0] / step_size
+    assert bool((torch.log2(sizes) == torch.round(torch.log2(sizes))).all())

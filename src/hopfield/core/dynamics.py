@@ -427,7 +427,11 @@ def descend(
 
     Differentiable end to end (step sizes are chosen without gradient tracking, then
     applied out of place): gradients reach synapse weights, Lagrangian parameters
-    and the initial states.
+    and the initial states. Without a graph, ``tol`` or ``clamp``, a HAM of one
+    ``SphericalNorm`` layer read by one ``DenseMemorySynapse`` descends in the span of
+    the memories (:mod:`hopfield.core.memory_span`: same iterates and guard, one
+    ``B × M × M`` product per step with ``ΞΞᵀ`` cached per synapse) when that needs
+    fewer FLOP than the direct step.
 
     Args:
         ham: the graph whose energy is descended.

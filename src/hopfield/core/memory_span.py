@@ -81,10 +81,14 @@ def plan(ham: HAM, x0: torch.Tensor, steps: int, step_size: float) -> SpanDescen
         return None
     norm, synapse, tau = parts
     m, d = synapse.memories.shape
-    gram = _gram(synapse)
-    span_flop = 2 * m * m * d * (gram is None) + 4 * batch * m * d + steps * 2 * batch * m * m
+    # FLOP: the span pays P = x₀Ξᵀ and x = c x₀ + aΞ (and ΞΞᵀ unless cached), then 2BM²
+    # per step; the direct descent 4BMD per evaluation (steps + 1 of them)
+    span_flop = 4 * batch * m * d + steps * 2 * batch * m * m
     direct_flop = (steps + 1) * 4 * batch * m * d
-    if span_flop >= direct_flop:
+    if span_flop >= direct_flop:  # not even with a cached Gram matrix
+        return None
+    gram = _gram(synapse)
+    if gram is None and span_flop + 2 * m * m * d >= direct_flop:
         return None
     memories = synapse.memories.detach()
     if gram is None:
