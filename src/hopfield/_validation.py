@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 
 __all__ = [
+    "EmptyMemoryError",
     "cast_finite",
     "check_bool",
     "check_choice",
@@ -27,6 +28,14 @@ __all__ = [
     "floating_in_dtype",
     "resolve_dtype",
 ]
+
+
+class EmptyMemoryError(ValueError, RuntimeError):
+    """A call that needs stored patterns, made on an empty memory.
+
+    An input error like every other (``ValueError``); also a ``RuntimeError``, the
+    type some memories raised for it before, so existing handlers keep working.
+    """
 
 
 def check_tensor(value: object, name: str) -> torch.Tensor:

@@ -42,6 +42,8 @@ from torch import nn
 
 from hopfield._deprecated import keywords_after_first, moved_attribute
 from hopfield._validation import (
+    EmptyMemoryError,
+    cast_finite,
     check_finite,
     check_floating,
     check_int,
@@ -193,7 +195,6 @@ class BuresWassersteinMemory(nn.Module):
     their square roots ``covariance_roots`` ``(K, d, d)``.
     """
 
-
     registry = (
         MemorySpec(
             "bures-wasserstein",
@@ -203,7 +204,6 @@ class BuresWassersteinMemory(nn.Module):
             default_beta=1.0,
         ),
     )
-
 
     means: torch.Tensor
     covariances: torch.Tensor
@@ -244,6 +244,15 @@ class BuresWassersteinMemory(nn.Module):
     def store(self, means: torch.Tensor, *, covariances: torch.Tensor) -> None:
         """Store K Gaussians N(μ_i, Σ_i): ``means (K, d)``, SPD ``covariances (K, d, d)``."""
         mu, cov = _check_gaussians(means, covariances, "")
+        if mu.shape[0] == 0:
+            raise ValueError(
+                "means and covariances must hold at least one Gaussian (K ≥ 1), "
+                f"got means {tuple(mu.shape)}"
+            )
+        dtype = torch.promote_types(mu.dtype, cov.dtype)
+        if dtype in (torch.float16, torch.bfloat16):  # no eigh in half precision
+            dtype = torch.float32
+        mu, cov = mu.to(dtype), cov.to(dtype)
         self.means = mu.detach().clone()
         self.covariances = _symmetrize(cov.detach())
         self.covariance_roots = _eig_function(self.covariances, 0.5, 0.0)
@@ -254,7 +263,7 @@ class BuresWassersteinMemory(nn.Module):
 
     def _require_memories(self) -> None:
         if self.num_memories == 0:
-            raise RuntimeError("no Gaussians stored: call store(means, covariances) first")
+            raise EmptyMemoryError("no Gaussians stored: call store(means, covariances) first")
 
     def _check_state(self, means: object, covariances: object) -> tuple[torch.Tensor, ...]:
         self._require_memories()
@@ -263,7 +272,9 @@ class BuresWassersteinMemory(nn.Module):
             raise ValueError(
                 f"state means must have shape (B, {self.means.shape[1]}), got {tuple(mu.shape)}"
             )
-        return mu.to(self.means.dtype), cov.to(self.means.dtype)
+        # checked again after the cast: 1e39 is finite in float64, inf in float32
+        dtype = self.means.dtype
+        return cast_finite(mu, "state means", dtype), cast_finite(cov, "state covariances", dtype)
 
     # --- closed forms --------------------------------------------------------------------
     def distances(self, means: torch.Tensor, covariances: torch.Tensor) -> torch.Tensor:

@@ -46,6 +46,7 @@ import torch
 from torch import nn
 
 from hopfield._validation import (
+    EmptyMemoryError,
     cast_finite,
     check_finite,
     check_floating,
@@ -347,7 +348,7 @@ class KernelizedHopfield(nn.Module):
     def feature_separation(self) -> float:
         """Minimum pairwise angle (degrees) of the stored patterns' features Φ(ξ_μ)."""
         if self.patterns.ndim != 2:
-            raise RuntimeError("no patterns stored: call store(patterns) first")
+            raise EmptyMemoryError("no patterns stored: call store(patterns) first")
         return min_pairwise_angle(self.patterns @ self.feature_weight.T)
 
     def extra_repr(self) -> str:

@@ -50,7 +50,14 @@ import torch
 from torch import nn
 
 from hopfield._deprecated import moved_attribute
-from hopfield._validation import check_finite, check_floating, check_int, check_positive, check_rank
+from hopfield._validation import (
+    EmptyMemoryError,
+    check_finite,
+    check_floating,
+    check_int,
+    check_positive,
+    check_rank,
+)
 from hopfield.data.constrained import bounded_integer_dataset, sparse_corruption
 from hopfield.data.generators import make_generator
 from hopfield.models.base import MemorySpec, RecallResult, check_mask, iterate_recall
@@ -66,6 +73,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """``SparseRecoveryResult`` is the deprecated name of :class:`RecallResult`."""
     return moved_attribute(__name__, name)
+
 
 Solver = Literal["admm", "ista", "lp"]
 _SOLVERS: tuple[str, ...] = get_args(Solver)
@@ -120,7 +128,6 @@ class SparseRecoveryMemory(nn.Module):
     Buffers: ``constraints`` B ``(m, n)`` and its pseudo-inverse ``constraints_pinv``.
     """
 
-
     registry = (
         MemorySpec(
             "sparse-recovery",
@@ -130,7 +137,6 @@ class SparseRecoveryMemory(nn.Module):
             beta_option=None,
         ),
     )
-
 
     constraints: torch.Tensor
     constraints_pinv: torch.Tensor
@@ -284,7 +290,7 @@ class SparseRecoveryMemory(nn.Module):
 
     def _check_states(self, states: object) -> torch.Tensor:
         if self.num_constraints == 0:
-            raise RuntimeError("no constraints learned: call fit(data) first")
+            raise EmptyMemoryError("no constraints learned: call fit(data) first")
         y = check_floating(states, "states")
         check_rank(y, "states", 2, "(B, n)")
         n = self.constraints.shape[1]
@@ -300,6 +306,10 @@ class SparseRecoveryMemory(nn.Module):
         x = check_floating(patterns, "patterns")
         check_rank(x, "patterns", 2, "(K, n)")
         check_finite(x.to(torch.float64), "patterns")
+        if x.shape[0] == 0:
+            raise ValueError(
+                f"patterns must hold at least one pattern (K ≥ 1), got {tuple(x.shape)}"
+            )
         self.fit(x)
 
     def energy(self, states: torch.Tensor) -> torch.Tensor:

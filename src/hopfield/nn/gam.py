@@ -222,6 +222,7 @@ class _LanguageModel(nn.Module):
                 f"tokens must have at most context_length={self.context_length} columns, "
                 f"got {length}"
             )
+        self._check_ids(tokens, "tokens")
         positions = torch.arange(length, device=tokens.device)
         h = self.embed_dropout(self.token_embedding(tokens) + self.position_embedding(positions))
         return self.lm_head(self.final_norm(self._blocks(h)))
@@ -233,7 +234,16 @@ class _LanguageModel(nn.Module):
             raise ValueError(
                 f"targets must have shape {tuple(tokens.shape)}, got {tuple(targets.shape)}"
             )
+        self._check_ids(targets, "targets")
         return F.cross_entropy(logits.reshape(-1, self.vocab_size), targets.reshape(-1))
+
+    def _check_ids(self, ids: torch.Tensor, name: str) -> None:
+        """Token ids lie in ``[0, vocab_size)`` (an embedding lookup would fail obscurely)."""
+        if ids.numel() and not bool(((ids >= 0) & (ids < self.vocab_size)).all()):
+            raise ValueError(
+                f"{name} must be token ids in [0, {self.vocab_size}), got values from "
+                f"{int(ids.min())} to {int(ids.max())}"
+            )
 
 
 class GAMLanguageModel(_LanguageModel):
