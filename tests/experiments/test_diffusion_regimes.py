@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from hopfield.experiments.diffusion_regimes import classify_samples, mixture_segments
+from hopfield.experiments.diffusion_regimes import (
+    classify_samples,
+    mixture_segments,
+    uniform_fractions,
+)
 
 
 def _ring(angles: list[float]) -> torch.Tensor:
@@ -45,6 +49,28 @@ def test_samples_are_classified_stored_spurious_circle_other() -> None:
     assert fractions["other"] == pytest.approx(1 / 6)
 
 
+def test_circle_band_does_not_shrink_with_the_number_of_stored_points() -> None:
+    # at K = 1000 the stored radius is ~0.001; a sample 0.02 off the circle is still on it
+    angles = torch.linspace(0, 2 * math.pi, 1001, dtype=torch.float64)[:-1]
+    stored = torch.stack([angles.cos(), angles.sin()], dim=1)
+    between = 1.02 * _ring([float(angles[0] + angles[1]) / 2])
+    far = 1.2 * _ring([0.1])
+    fractions = classify_samples(torch.cat([between, far]), stored)
+    assert fractions["radius"] < 0.01
+    assert fractions["circle"] == pytest.approx(0.5)
+    assert fractions["other"] == pytest.approx(0.5)
+
+
+def test_uniform_fractions_are_the_arc_shares_of_each_class() -> None:
+    # two opposite stored points: each holds the arc ±2·asin(r/2), 8·asin(r/2)/(2π) in all
+    stored = _ring([0.0, math.pi])
+    fractions = uniform_fractions(stored, count=40_000, seed=3)
+    assert sum(fractions.values()) == pytest.approx(1.0)
+    expected_stored = 8 * math.asin(0.05 / 2) / (2 * math.pi)
+    assert fractions["stored"] == pytest.approx(expected_stored, abs=0.004)
+    assert fractions["other"] == 0.0
+
+
 def test_tutorial_protocol_quick_writes_the_table_and_the_figure(tmp_path: Path) -> None:
     from hopfield.cli import main
 
@@ -68,6 +94,7 @@ def test_tutorial_protocol_quick_writes_the_table_and_the_figure(tmp_path: Path)
     for row in results["rows"]:
         total = row["stored"] + row["spurious"] + row["circle"] + row["other"]
         assert total == pytest.approx(1.0)
+        assert 0.0 < row["spurious_uniform"] < 1.0
     assert "spurious" in (out / "summary.md").read_text().lower()
 
 

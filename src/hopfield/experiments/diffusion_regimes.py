@@ -6,14 +6,21 @@ K ∈ {2, 9, 1000} points drawn at uniform angles on the unit circle with
 50k Adam steps at lr 1e-4, EMA 0.9999, ``dx = σ dW`` with σ = 1) and draws 1500
 Euler–Maruyama samples over 1000 steps with the EMA weights. Each sample is put in one
 class (first match wins), with the radius ``r = min(0.05, g/4)``, ``g`` the median
-chord between angular neighbours of the stored points:
+chord between angular neighbours of the stored points, and the fixed band
+``CIRCLE_BAND = 0.05`` around the circle (which does not shrink with K: at K = 1000,
+``r ≈ 0.001`` is finer than any sampler reaches):
 
 * ``stored``: within ``r`` of a stored point;
 * ``spurious``: within ``r`` of a mixture of two angular neighbours ``ξ_i, ξ_j``, the
   segment from their mean ``m = (ξ_i + ξ_j)/2`` to its projection ``m/‖m‖`` on the
   circle (the unnormalised and the normalised mixture and everything between);
-* ``circle``: elsewhere on the circle, ``|‖x‖ − 1| < r`` (new points of the manifold);
+* ``circle``: elsewhere on the circle, ``|‖x‖ − 1| < CIRCLE_BAND`` (new points of the
+  manifold);
 * ``other``: anywhere else.
+
+The same classes of points spread uniformly on the circle (``stored_uniform``,
+``spurious_uniform``) are the shares a sampler that generalises perfectly would get;
+a spurious regime shows as a ``spurious`` share well above ``spurious_uniform``.
 """
 
 from __future__ import annotations
@@ -28,9 +35,18 @@ from hopfield.experiments.runner import Progress, no_progress
 from hopfield.tasks.diffusion import circle_points, sample_euler_maruyama, train_score_network
 from hopfield.tasks.diffusion_protocol import TUTORIAL_PROTOCOL, BrownianVESDE, DiffusionProtocol
 
-__all__ = ["QUICK_PROTOCOL", "classify_samples", "mixture_segments", "run_protocol"]
+__all__ = [
+    "CIRCLE_BAND",
+    "QUICK_PROTOCOL",
+    "classify_samples",
+    "mixture_segments",
+    "run_protocol",
+    "uniform_fractions",
+]
 
 COUNTS = (2, 9, 1000)
+CIRCLE_BAND = 0.05
+"""Half-width of the ``circle`` class around the unit circle (independent of K)."""
 CLASSES = ("stored", "spurious", "circle", "other")
 QUICK_PROTOCOL = DiffusionProtocol(
     steps=200, lr=1e-3, ema_decay=0.99, sigma=1.0, num_samples=200, sampler_steps=100
@@ -73,12 +89,29 @@ def classify_samples(samples: torch.Tensor, stored: torch.Tensor) -> dict[str, f
     near_stored = torch.cdist(x, stored.double()).amin(dim=1) < radius
     starts, ends = mixture_segments(stored)
     near_mixture = (_segment_distance(x, starts, ends) < radius) & ~near_stored
-    on_circle = ((x.norm(dim=1) - 1).abs() < radius) & ~near_stored & ~near_mixture
+    on_circle = ((x.norm(dim=1) - 1).abs() < CIRCLE_BAND) & ~near_stored & ~near_mixture
     other = ~(near_stored | near_mixture | on_circle)
     masks = (near_stored, near_mixture, on_circle, other)
     result = {name: float(mask.double().mean()) for name, mask in zip(CLASSES, masks, strict=True)}
     result["radius"] = radius
     return result
+
+
+def uniform_fractions(
+    stored: torch.Tensor, count: int = 20_000, seed: int = 0, chunk: int = 2_000
+) -> dict[str, float]:
+    """:func:`classify_samples` of ``count`` points at uniform angles on the circle (in
+    chunks of ``chunk`` points, to bound memory at large K): the shares a perfectly
+    generalising sampler would put in each class."""
+    generator = torch.Generator().manual_seed(seed)
+    angles = 2 * math.pi * torch.rand(count, generator=generator, dtype=torch.float64)
+    points = torch.stack([angles.cos(), angles.sin()], dim=1)
+    totals = dict.fromkeys(CLASSES, 0.0)
+    for part in points.split(chunk):
+        fractions = classify_samples(part, stored)
+        for name in CLASSES:
+            totals[name] += fractions[name] * part.shape[0]
+    return {name: total / count for name, total in totals.items()}
 
 
 def run_protocol(
@@ -108,10 +141,13 @@ def run_protocol(
             trained.model, sde, protocol.num_samples, 2, steps=protocol.sampler_steps, seed=seed + 1
         )
         fractions = classify_samples(samples, stored)
+        uniform = uniform_fractions(stored, seed=seed + 2)
         rows.append(
             {
                 "K": count,
                 **{name: fractions[name] for name in CLASSES},
+                "stored_uniform": uniform["stored"],
+                "spurious_uniform": uniform["spurious"],
                 "radius": fractions["radius"],
                 "final_loss": sum(trained.losses[-200:]) / len(trained.losses[-200:]),
                 "train_seconds": trained.seconds,
@@ -153,10 +189,12 @@ def plot_protocol(results: dict[str, Any]) -> Any:
 
 
 def verdict(rows: list[dict[str, Any]]) -> str:
-    """One sentence: at which K the samples' largest share is spurious, if any."""
+    """One sentence: the K with ≥ 5 % of samples on a mixture, each share next to the
+    share of uniform points on the circle."""
     spurious = [row for row in rows if row["spurious"] >= 0.05]
     parts = ", ".join(
-        f"K={row['K']}: stored {row['stored']:.3f}, spurious {row['spurious']:.3f}, "
+        f"K={row['K']}: stored {row['stored']:.3f} (uniform {row['stored_uniform']:.3f}), "
+        f"spurious {row['spurious']:.3f} (uniform {row['spurious_uniform']:.3f}), "
         f"circle {row['circle']:.3f}, other {row['other']:.3f}"
         for row in rows
     )
