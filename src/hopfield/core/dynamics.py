@@ -259,10 +259,8 @@ def _search(
             stay = below | (torch.isfinite(trial_energy) & (trial_energy - old <= noise))
             if attempt == max_halvings:
                 stay = torch.ones_like(stay)
-            if bool(stay.any()):
-                fixed = rows[stay]
-                scale = scale.index_fill(0, fixed, 0.0)
-                result = _put_rows(result, fixed, _point_rows(point, fixed))
+            if bool(stay.any()):  # these take the old point at the end (scale 0)
+                scale = scale.index_fill(0, rows[stay], 0.0)
             rows = rows[~stay]
             if rows.numel() == 0:
                 break
@@ -273,7 +271,24 @@ def _search(
             if bool(ok.any()):
                 result = _put_rows(result, rows[ok], _point_rows(sub, ok.nonzero().squeeze(1)))
             rows, trial_energy = rows[~ok], sub.energy[~ok]
+        if fused:
+            result = _hold(scale == 0, point, result)
     return _Search(scale, rejections, result, unbounded)
+
+
+def _hold(keep: torch.Tensor, old: _Point, new: _Point) -> _Point:
+    """``new`` with the samples ``keep`` (bool ``(B,)``) replaced by ``old``, in one pass."""
+    if not bool(keep.any()):
+        return new
+    if bool(keep.all()):
+        return old
+    assert old.grads is not None and new.grads is not None
+    return _Point(
+        _select(~keep, new.states, old.states),
+        _select(~keep, new.gs, old.gs),
+        torch.where(keep, old.energy, new.energy),
+        _select(~keep, new.grads, old.grads),
+    )
 
 
 def _guarded_step(ham: HAM, point: _Point, moves: _Moves, scale: torch.Tensor) -> _Point:
