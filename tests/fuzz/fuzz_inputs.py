@@ -10,6 +10,9 @@ Inputs are drawn as a :class:`Draw` (shape, dtype, value kind); :func:`make_tens
 builds the tensor. Value kinds: ``normal`` (N(0, 1)), ``sign`` (±1), ``nan``,
 ``inf``, ``-inf``, ``huge`` (1e39: finite in float64, inf once cast to float32) and
 ``denormal`` (subnormal magnitudes of the drawn dtype).
+
+What each class of input gets, and how many cases the suite and the CLI table run
+(``python tests/fuzz/count_cases.py``): ``docs/input-validation.md``.
 """
 
 from __future__ import annotations
