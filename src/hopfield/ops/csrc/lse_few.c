@@ -35,7 +35,7 @@
 #define HOPFIELD_SIMD 0
 #endif
 
-#define ROWS 16
+#define ROWS 16 /* the SIMD path keeps a block's scores in one 16-lane vector */
 #define TASK_ROWS 1024
 #define PREFETCH_ROWS 16 /* SIMD path: rows prefetched this far ahead (measured: 16-32) */
 #define MAX_THREADS 256
@@ -98,23 +98,26 @@ static inline const float *key_row(const problem_t *pb, int64_t row, float *buff
     return buffer;
 }
 
+/* Raise the running maximum of query b to block_max if larger (rescaling its partials). */
+static inline void raise_max(worker_t *w, int64_t b, int64_t Dv, float block_max) {
+    if (block_max <= w->max[b]) return;
+    float *acc = w->weighted + b * Dv;
+    const float rescale = w->max[b] == -INFINITY ? 0.0f : expf(w->max[b] - block_max);
+    w->sum[b] *= rescale;
+    for (int64_t d = 0; d < Dv; ++d) acc[d] *= rescale;
+    w->max[b] = block_max;
+}
+
 /* Online softmax over the scores s[0..ROWS) of query b in one block (rows past the
  * block's end hold -inf): raise the running maximum (rescaling the partials), replace
  * the scores by their weights exp(s - max) (0 for rows past the end) and add them to
  * the running sum. Returns 0 when every score is -inf (nothing to add). */
 static inline int block_weights(const problem_t *pb, int64_t b, int64_t count, float *s,
                                 worker_t *w) {
-    const int64_t Dv = pb->value_dim;
     float block_max = -INFINITY;
     for (int64_t r = 0; r < ROWS; ++r) block_max = s[r] > block_max ? s[r] : block_max;
     if (block_max == -INFINITY) return 0;
-    if (block_max > w->max[b]) {
-        float *acc = w->weighted + b * Dv;
-        float rescale = w->max[b] == -INFINITY ? 0.0f : expf(w->max[b] - block_max);
-        w->sum[b] *= rescale;
-        for (int64_t d = 0; d < Dv; ++d) acc[d] *= rescale;
-        w->max[b] = block_max;
-    }
+    raise_max(w, b, pb->value_dim, block_max);
     const float m = w->max[b], floor = pb->floor;
 #pragma omp simd
     for (int64_t r = 0; r < ROWS; ++r) { /* all ROWS lanes: one vector, no remainder */
@@ -313,6 +316,42 @@ INLINE void accumulate_n(const void *const *rows, const float *p, int64_t D, int
     else accumulate(rows, p, D, dtype, 1, acc);
 }
 
+/* exp(t) for floor <= t <= 0, sixteen at a time (as exp_nonpositive; scalef: p * 2^n). */
+INLINE __m512 exp_nonpositive16(__m512 t) {
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), t);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723e-6f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* block_weights on one vector of ROWS = 16 scores: s = beta (scale dot) + bias, the
+ * running maximum, the weights (0 past `count`) and their sum; 0 when all are -inf. */
+INLINE int block_weights16(const problem_t *pb, int64_t b, int64_t start, int64_t count,
+                           float *s, worker_t *w, int dtype) {
+    const __mmask16 valid = (__mmask16)((1u << count) - 1u);
+    __m512 x = _mm512_mul_ps(_mm512_loadu_ps(s), _mm512_set1_ps(pb->beta));
+    if (dtype == 2) x = _mm512_mul_ps(x, _mm512_maskz_loadu_ps(valid, pb->scales + start));
+    if (pb->bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(valid, pb->bias + start));
+    x = _mm512_mask_blend_ps(valid, _mm512_set1_ps(-INFINITY), x);
+    const float block_max = _mm512_reduce_max_ps(x);
+    if (block_max == -INFINITY) return 0;
+    raise_max(w, b, pb->value_dim, block_max);
+    const __m512 t = _mm512_max_ps(_mm512_sub_ps(x, _mm512_set1_ps(w->max[b])),
+                                   _mm512_set1_ps(pb->floor));
+    const __m512 weights = _mm512_maskz_mov_ps(valid, exp_nonpositive16(t));
+    w->sum[b] += _mm512_reduce_add_ps(weights);
+    _mm512_storeu_ps(s, weights);
+    return 1;
+}
+
 /* AVX-512 block (dtype a constant after inlining: one specialisation per key type);
  * queries in groups of four share every widened key. */
 INLINE void run_block_simd(const problem_t *pb, int64_t start, int64_t count, float *scores,
@@ -331,12 +370,7 @@ INLINE void run_block_simd(const problem_t *pb, int64_t start, int64_t count, fl
                    b ? 0 : PREFETCH_ROWS * row_bytes);
     for (int64_t b = 0; b < B; ++b) {
         float *s = scores + b * ROWS;
-        for (int64_t r = 0; r < count; ++r) {
-            const float scale = dtype == 2 ? pb->scales[start + r] : 1.0f;
-            s[r] = pb->beta * (scale * s[r]) + (pb->bias ? pb->bias[start + r] : 0.0f);
-        }
-        for (int64_t r = count; r < ROWS; ++r) s[r] = -INFINITY;
-        if (!block_weights(pb, b, count, s, w)) {
+        if (!block_weights16(pb, b, start, count, s, w, dtype)) {
             memset(s, 0, sizeof(float) * ROWS); /* nothing to add */
             continue;
         }
