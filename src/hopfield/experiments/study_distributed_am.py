@@ -351,7 +351,8 @@ def _plot(runs: list[dict[str, Any]]) -> Any:
                 for protocol, style in (("tree", "-"), ("consensus", "--")):
                     data = run["seeds"][0][protocol]
                     horizons = torch.tensor(data["checkpoints"], dtype=torch.float64)
-                    regret = torch.tensor(data[key]).clamp_min(1e-3)
+                    regret = torch.tensor(data[key])
+                    regret = regret.where(regret > 0, math.nan)  # log axes: drop R ≤ 0
                     label = f"{protocol}, {run['graph']}"
                     ax.loglog(horizons.tolist(), regret.tolist(), style, marker=".", label=label)
             grid = torch.tensor(runs[0]["seeds"][0]["tree"]["checkpoints"], dtype=torch.float64)
