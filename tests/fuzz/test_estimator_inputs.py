@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from hopfield.core import Exponential, Polynomial, RectifiedPolynomial
 from hopfield.tasks.estimators import AssociativeMemoryEstimator, ClAMClustering, HopfieldClassifier
 
 ESTIMATORS: dict[str, Callable[..., BaseEstimator]] = {
@@ -285,3 +286,25 @@ def test_estimator_beta(name: str, beta: float) -> None:
     estimator.fit(X, labels("int", 8))
     method = CALLS[name][0][0]
     check_result(estimator, method, X, run_call(estimator, method, X))
+
+
+@pytest.mark.parametrize("lr", [1e3])
+@pytest.mark.parametrize("beta", [1.0, 1e6])
+@pytest.mark.parametrize(
+    "separation", ["relu3", "poly", "lse", RectifiedPolynomial(4), Polynomial(3), Exponential(2.0)]
+)
+def test_classifier_training_ends_finite_or_names_lr(
+    separation: Any, beta: float, lr: float
+) -> None:
+    """Training that diverges (NaN/inf loss or weights) is a ValueError naming lr and
+    beta, never a model that predicts from NaN energies."""
+    X = torch.randn(30, 4, generator=torch.Generator().manual_seed(0)).numpy()
+    estimator = HopfieldClassifier(
+        n_memories=8, epochs=3, separation=separation, beta=beta, lr=lr, random_state=0
+    )
+    try:
+        estimator.fit(X, np.arange(30) % 3)
+    except ValueError as error:
+        assert "diverged" in str(error) and "lr" in str(error)
+        return
+    assert np.isfinite(estimator.predict_proba(X)).all()
