@@ -366,3 +366,17 @@ def test_state_dtypes(ham_dtype: torch.dtype, dtype: torch.dtype) -> None:
     result = descend(ham, xs, steps=2)
     assert all(x.dtype == ham_dtype for x in result.states.values())
     check_descent(result, ham, {n: x.to(ham_dtype) for n, x in xs.items()}, 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("step_size", [1e5, 1e30])
+def test_a_step_beyond_the_states_dtype_is_held_not_a_crash(
+    dtype: torch.dtype, step_size: float
+) -> None:
+    """A HAM without parameters computes in its states' dtype; η/τ above float16's
+    range once crashed the fused Euler step (``alpha`` cannot hold it)."""
+    ham = HAM({"v": Neurons(3, Tanh())}, {}, [])
+    xs = {"v": torch.randn(2, 3, generator=torch.Generator().manual_seed(0)).to(dtype)}
+    with torch.no_grad():
+        result = descend(ham, xs, steps=2, step_size=step_size)
+    check_descent(result, ham, xs, 2)

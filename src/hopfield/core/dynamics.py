@@ -153,14 +153,15 @@ class _Moves:
         return moves
 
     def step(self, xs: States, scale: torch.Tensor, whole: bool) -> States:
-        """``x + scale_b · move``; ``whole`` (every scale is 1) takes the fused path
-        (unless a rate exceeds the states' dtype, which ``alpha`` cannot hold)."""
-        fits = all(abs(self.rate(n)) <= torch.finfo(x.dtype).max for n, x in xs.items())
-        if whole and not self.clamp and fits:
-            return {
-                name: torch.add(x, self.grads[name], alpha=self.rate(name))
-                for name, x in xs.items()
-            }
+        """``x + scale_b · move``; ``whole`` (every scale is 1) takes the fused path."""
+        if whole and not self.clamp:
+            try:
+                return {
+                    name: torch.add(x, self.grads[name], alpha=self.rate(name))
+                    for name, x in xs.items()
+                }
+            except RuntimeError:  # alpha = η/τ beyond the states' dtype (float16: 65504)
+                pass
         return _apply(xs, self.of(), scale)
 
 
