@@ -150,15 +150,13 @@ class SpanDescent:
     def initial(self) -> _Point:
         """The point ``x₀`` (``c = 1``, ``a = 0``)."""
         c = torch.ones_like(self.start_norm2)
-        return self.evaluate(c, torch.zeros_like(self.start), self.start, self.start.clone())
+        return self.evaluate(c, torch.zeros_like(self.start), self.start, self.start_norm2)
 
     def evaluate(
-        self, c: torch.Tensor, a: torch.Tensor, overlaps: torch.Tensor, start: torch.Tensor
+        self, c: torch.Tensor, a: torch.Tensor, overlaps: torch.Tensor, norm2: torch.Tensor
     ) -> _Point:
-        """Norm, energy and gradient weights of ``x = c x₀ + aΞ`` with ``Ξx = overlaps``;
-        ``start`` is ``c P`` (overwritten: ``‖x‖² = c²‖x₀‖² + a·(cP + R)``)."""
-        dot = torch.linalg.vecdot(a, start.add_(overlaps))
-        norm2 = torch.addcmul(dot, c * c, self.start_norm2)
+        """Energy and gradient weights of ``x = c x₀ + aΞ`` with ``Ξx = overlaps`` and
+        ``‖x‖² = norm2``."""
         inv = torch.rsqrt(norm2 + self.eps)
         if self.separation is None:  # scores βΞĝ = βγ R/‖x‖ + βΞδ in one pass
             scores = _affine(overlaps, inv * self.score_scale, self.scaled_bias)
@@ -171,12 +169,32 @@ class SpanDescent:
             weights = self.separation.derivative(h)
         return _Point(c, a, overlaps, norm2, weights, energy)
 
+    def _at(
+        self,
+        c: torch.Tensor,
+        a: torch.Tensor,
+        overlaps: torch.Tensor,
+        start: torch.Tensor | None = None,
+    ) -> _Point:
+        """The point ``(c, a)`` with ``Ξx = overlaps`` (``‖x‖² = c²‖x₀‖² + a·(cP + R)``);
+        ``start``: ``cP`` if at hand (overwritten)."""
+        start = self.start * c.unsqueeze(1) if start is None else start
+        dot = torch.linalg.vecdot(a, start.add_(overlaps))
+        return self.evaluate(c, a, overlaps, torch.addcmul(dot, c * c, self.start_norm2))
+
     def full_step(self, point: _Point) -> _Point:
-        """The point after the full step ``h = rate``: the one product ``aG`` of a step."""
+        """The point after the full step ``h = rate``: the one product ``aG`` of a step.
+        While every sample has the same ``c`` (no sample held back yet), ``cP`` enters the
+        product as its scalar ``beta`` instead of a pass of its own."""
         c = point.c * (1.0 - self.rate)
         a = torch.lerp(point.a, point.weights, self.rate)
-        start = self.start * c.unsqueeze(1)
-        return self.evaluate(c, a, torch.addmm(start, a, self.gram), start)
+        if not bool((c == c[0]).all()):
+            start = self.start * c.unsqueeze(1)
+            return self._at(c, a, torch.addmm(start, a, self.gram), start)
+        overlaps = torch.addmm(self.start, a, self.gram, beta=float(c[0]))
+        start_dot = torch.addcmul(torch.linalg.vecdot(a, self.start), c, self.start_norm2)
+        norm2 = torch.addcmul(torch.linalg.vecdot(a, overlaps), c, start_dot)
+        return self.evaluate(c, a, overlaps, norm2)
 
     def trial(self, point: _Point, full: _Point, scale: torch.Tensor) -> _Point:
         """The point after the step ``h = scale_b · rate`` per sample; ``R`` is affine in
@@ -184,8 +202,7 @@ class SpanDescent:
         h = scale * self.rate
         c = point.c * (1.0 - h)
         a = torch.lerp(point.a, point.weights, _rows(h))
-        overlaps = torch.lerp(point.overlaps, full.overlaps, _rows(scale))
-        return self.evaluate(c, a, overlaps, self.start * c.unsqueeze(1))
+        return self._at(c, a, torch.lerp(point.overlaps, full.overlaps, _rows(scale)))
 
     def states(self, point: _Point) -> torch.Tensor:
         """``x = c x₀ + aΞ``, ``(B, D)``."""
