@@ -238,3 +238,29 @@ def test_native_build_failure_is_not_fatal(monkeypatch: pytest.MonkeyPatch, tmp_
         assert not any(p.suffix == ".so" for p in tmp_path.iterdir())
     finally:
         native_module.native_library.cache_clear()
+
+
+@pytest.mark.parametrize("storage", ["bf16", "int8"])
+def test_low_precision_stores_without_the_native_kernel(
+    monkeypatch: pytest.MonkeyPatch, storage: str
+) -> None:
+    """With ``HOPFIELD_NATIVE=0`` a bf16 / int8 memory widens its codes block by block
+    and gives the same step (1e-5) as the native kernel reading the codes directly."""
+    from hopfield.models.modern import ModernHopfield
+
+    gen = torch.Generator().manual_seed(8)
+    patterns = torch.randn(3000, 64, generator=gen)
+    queries = patterns[:3] + 0.3 * torch.randn(3, 64, generator=gen)
+    memory = ModernHopfield(0.125, storage=storage)
+    memory.store(patterns)
+    with torch.no_grad():
+        native = memory.step(queries)
+        monkeypatch.setenv("HOPFIELD_NATIVE", "0")
+        native_module.native_library.cache_clear()
+        try:
+            assert not native_available()
+            portable = memory.step(queries)
+        finally:
+            monkeypatch.delenv("HOPFIELD_NATIVE")
+            native_module.native_library.cache_clear()
+    torch.testing.assert_close(native, portable, rtol=1e-5, atol=1e-5)

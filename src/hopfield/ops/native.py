@@ -1,6 +1,7 @@
 """Optional native one-pass kernel for few-query log-sum-exp retrieval.
 
-The kernel (``csrc/lse_few.c``, plain C99 + pthreads, no PyTorch headers) reads
+The kernel (``csrc/lse_few.c`` and ``csrc/lse_few_avx512.h``, C99 + pthreads, no
+PyTorch headers) reads
 each block of 16 keys once and, from the same cache-resident rows, computes the
 scores ``β ξ_μ·x (+ b_μ)``, the online log-sum-exp state ``(m, σ)`` and the
 weighted value sum ``w`` (Ramsauer et al. 2020, "Hopfield Networks is All You
@@ -113,7 +114,8 @@ def native_library(portable: bool = False) -> ctypes.CDLL | None:
         return None
     flags = _FLAGS + (_PORTABLE_FLAGS if portable else ())
     key = hashlib.sha256()
-    key.update(_SOURCE.read_bytes())
+    for part in sorted(_SOURCE.parent.iterdir()):  # the .c file and the headers it includes
+        key.update(part.read_bytes())
     key.update(" ".join((compiler, *flags, _cpu_signature())).encode())
     target = _cache_dir() / f"lse_few-{key.hexdigest()[:16]}.so"
     try:
