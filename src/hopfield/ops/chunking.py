@@ -153,4 +153,5 @@ def score_block(
     """``(B, C)`` block ``β q·ξ (+ bias)``, one (add)mm; ``scaled_queries = β q``."""
     if bias is None:
         return scaled_queries @ keys.T
-    return torch.addmm(bias, scaled_queries, keys.T)
+    # key norms may be kept wider than a half-precision memory; addmm needs one dtype
+    return torch.addmm(bias.to(scaled_queries.dtype), scaled_queries, keys.T)

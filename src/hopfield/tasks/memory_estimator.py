@@ -7,6 +7,8 @@ mask)`` over a memory chosen by name, on numpy or torch input (re-exported by
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,25 @@ _ALIASES = {
     "dense": "dense-relu3",
     "classical": "hopfield-hebbian",
 }
+
+
+@contextmanager
+def _as_argument(argument: str, *inner: str) -> Iterator[None]:
+    """Re-raise a memory's error about its own argument (``patterns``, ``states``) with
+    the estimator's argument name in front, so the message names what the caller passed."""
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        if not any(str(error).startswith(name) for name in inner):
+            raise
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(f"{argument}: {error}") from error
+
+
+def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """A result as numpy (bfloat16, which numpy lacks, as float32)."""
+    tensor = tensor.detach().cpu()
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
 
 
 def _from_array(value: Any, name: str) -> torch.Tensor:
@@ -101,7 +122,7 @@ class AssociativeMemoryEstimator(BaseEstimator):
         out = states[0] if was_1d else states
         if was_torch:
             return out.to(like.device)
-        return out.detach().cpu().numpy()
+        return _to_numpy(out)
 
     def _name(self) -> str:
         return registry.spec(_ALIASES.get(self.model, self.model)).name
@@ -120,9 +141,14 @@ class AssociativeMemoryEstimator(BaseEstimator):
                     f"patterns, got {tuple(patterns.shape)}"
                 )
             patterns = torch.cat([self.patterns_, patterns.to(self.patterns_.dtype)])
-        self.memory_ = registry.build_memory(
-            self._name(), patterns, beta=self.beta, seed=int(self.random_state), device=self.device
-        )
+        with _as_argument("X", "patterns"):
+            self.memory_ = registry.build_memory(
+                self._name(),
+                patterns,
+                beta=self.beta,
+                seed=int(self.random_state),
+                device=self.device,
+            )
         self.patterns_ = patterns
         self.n_features_in_ = int(patterns.shape[1])
         return self
@@ -167,20 +193,23 @@ class AssociativeMemoryEstimator(BaseEstimator):
                 f"mask must have the shape of query {tuple(queries.shape)}, "
                 f"got {tuple(clamp.shape)}"
             )
-        result = self._run(queries, clamp.to(self.device))
+        result = self._run(queries, clamp.to(self.device), "query")
         return self._back(result.states, query, was_torch, was_1d)
 
     def energy(self, X: Any) -> Any:
         """The model's energy of each state ``(n,)``."""
         states, was_torch, _ = self._queries(X, "X")
-        with torch.no_grad():
+        with torch.no_grad(), _as_argument("X", "states"):
             values = self.memory_.energy(states)
-        return values.to(X.device) if was_torch else values.cpu().numpy()
+        return values.to(X.device) if was_torch else _to_numpy(values)
 
-    def _run(self, queries: torch.Tensor, mask: torch.Tensor | None) -> RecallResult:
-        return registry.recall_memory(
-            self.memory_, queries, steps=self.steps, max_steps=int(self.max_steps), mask=mask
-        )
+    def _run(
+        self, queries: torch.Tensor, mask: torch.Tensor | None, name: str = "Q"
+    ) -> RecallResult:
+        with _as_argument(name, "queries", "states"):
+            return registry.recall_memory(
+                self.memory_, queries, steps=self.steps, max_steps=int(self.max_steps), mask=mask
+            )
 
     def recall(self, Q: Any) -> RecallResult:
         """The full :class:`~hopfield.models.base.RecallResult` (torch tensors, on
