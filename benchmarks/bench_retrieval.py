@@ -65,22 +65,17 @@ from typing import Any
 import torch
 
 import machine
-from hopfield.models.modern import ModernHopfield
-from hopfield.models.storage import as_storage, dequantize, quantize
 from hopfield.ops import lse_retrieve, lsr_retrieve, polynomial_retrieve
 from hopfield.ops.few_queries import native_max_queries, plan_kernel, plan_threads
 from hopfield.ops.native import native_available, native_lse_partials, native_simd
+from retrieval_stores import ACCURACY_QUERIES, STORES, MemoryStep, make_store, store_accuracy
 
 __all__ = ["main"]
 
 NAIVE_LIMIT_BYTES = 4 * 2**30
 DIM = 256
-STORES: dict[str, str] = {"fp32": "full", "bf16": "bf16", "int8": "int8"}
-"""Key stores benchmarked (name -> ``storage=`` option of the memories)."""
-ACCURACY_QUERIES = 64
 
 Step = Callable[[], object]
-MemoryStep = Callable[[torch.Tensor], torch.Tensor]
 
 
 # --------------------------------------------------------------------------- references
@@ -133,7 +128,9 @@ class Competitor:
 # --------------------------------------------------------------------------- kernel choice
 
 
-def kernel_choice(keys: torch.Tensor, beta: float, repeats: int) -> dict[str, Any]:
+def kernel_choice(
+    keys: torch.Tensor, beta: float, repeats: int, clock: Callable[[], float]
+) -> dict[str, Any]:
     """Time the ways of reading the keys once at B = 1 and say what ``"auto"`` uses."""
     query = keys[:1] + 0.3 * torch.randn(1, DIM) / math.sqrt(DIM)
     steps: dict[str, Step] = {
@@ -159,7 +156,7 @@ def kernel_choice(keys: torch.Tensor, beta: float, repeats: int) -> dict[str, An
         for portable in (False, True) if native_simd() else (True,):
             label = "portable loops" if portable else "AVX-512"
             steps[f"lse native bf16 keys ({label})"] = native_bf16(portable)
-    seconds = machine.interleaved_medians(steps, repeats)
+    seconds = machine.interleaved_medians(steps, repeats, clock)
     nbytes = keys.numel() * keys.element_size()
     chosen = plan_kernel("auto", query, keys, None, grad=False)
     print(f"kernel choice at B=1, K={keys.shape[0]:.0e}, D={DIM} (median of {repeats}):")
@@ -190,21 +187,6 @@ def kernel_choice(keys: torch.Tensor, beta: float, repeats: int) -> dict[str, An
 
 
 # --------------------------------------------------------------------------- cases
-
-
-def make_store(
-    store: str, base: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, MemoryStep | None]:
-    """``(keys as stored, dequantised float32 keys, our lse step or None)``: int8 keys
-    live in a ``ModernHopfield(storage="int8")`` whose step is ours (``None``: ours is
-    :func:`lse_retrieve` on the stored keys)."""
-    if store != "int8":
-        codes, scales = quantize(base, as_storage(STORES[store]))
-        return codes, dequantize(codes, scales, torch.float32), None
-    memory = ModernHopfield(1.0 / math.sqrt(DIM), storage="int8")
-    memory.store(base)
-    codes, scales = memory.patterns, memory.scales
-    return codes, dequantize(codes, scales, torch.float32), memory.step
 
 
 def _contenders(
@@ -254,34 +236,6 @@ def _check_result(
     return float((got.double() - want).abs().max() / want.abs().max())
 
 
-def store_accuracy(base: torch.Tensor, gen: torch.Generator) -> dict[str, dict[str, float]]:
-    """Per store: exact-recall fraction, agreement with fp32 and the largest relative
-    energy error against fp32 (``ACCURACY_QUERIES`` stored patterns plus noise, one step,
-    the patterns at unit-variance components, ``β = 1/√D``)."""
-    patterns = base * math.sqrt(DIM)
-    count = min(ACCURACY_QUERIES, patterns.shape[0])
-    noise = torch.randn(count, DIM, generator=gen)
-    queries = patterns[:count] + 0.3 * noise
-    own = torch.arange(count)
-    picks, energies = {}, {}
-    with torch.no_grad():
-        for store, storage in STORES.items():
-            memory = ModernHopfield(1.0 / math.sqrt(DIM), storage=storage)
-            memory.store(patterns)
-            picks[store] = torch.cdist(memory.step(queries), patterns).argmin(dim=1)
-            energies[store] = memory.energy(queries).double()
-    return {
-        store: {
-            "recall": float((picks[store] == own).double().mean()),
-            "same_as_fp32": float((picks[store] == picks["fp32"]).double().mean()),
-            "energy_rel_error_vs_fp32": float(
-                ((energies[store] - energies["fp32"]).abs() / energies["fp32"].abs()).max()
-            ),
-        }
-        for store in STORES
-    }
-
-
 def run_case(
     name: str,
     store: str,
@@ -293,6 +247,7 @@ def run_case(
     fp32_keys: torch.Tensor | None,
     repeats: int,
     contend_seconds: float | None,
+    clock: Callable[[], float],
 ) -> dict[str, Any]:
     """Time one case interleaved (ours, ref, floor, matmul; for low-precision lse rows
     also our fp32 step on the unrounded keys, ``fp32_keys``) idle and, if asked, loaded."""
@@ -310,7 +265,7 @@ def run_case(
         steps["ref"] = ref
     if fp32_keys is not None:
         steps["fp32"] = lambda: lse_retrieve(queries, fp32_keys, None, 1.0 / math.sqrt(DIM))
-    idle = machine.interleaved_medians(steps, repeats)
+    idle = machine.interleaved_medians(steps, repeats, clock)
     # compute bound: 4·B·K·D FLOP at the rate of a cache-resident (128 × D) @ (D × 4096)
     # product measured in the same rounds
     matmul_flops = 2.0 * square.shape[0] * DIM * block.shape[0] / idle["matmul"]
@@ -400,7 +355,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs="*", help="override the K values")
     parser.add_argument("--batches", type=int, nargs="*", help="override the B values")
     parser.add_argument("--kernels", nargs="*", choices=["lse", "poly", "lsr"])
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="cpu: this process's CPU time (needs --threads 1; not with --contended), "
+        "for a machine loaded by others",
+    )
+    args = parser.parse_args(argv)
+    if args.clock == "cpu" and (args.threads != 1 or args.contended):
+        parser.error("--clock cpu needs --threads 1 and no --contended")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -420,7 +385,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{load_before:.1f} (the machine may be shared: compare columns of one row, "
         "they were measured interleaved)"
     )
-    choice = kernel_choice(torch.randn(sizes[-1], DIM) / math.sqrt(DIM), 0.0625, args.repeats)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    print(f"clock: {args.clock} ({'process CPU time' if args.clock == 'cpu' else 'wall time'})")
+    choice = kernel_choice(
+        torch.randn(sizes[-1], DIM) / math.sqrt(DIM), 0.0625, args.repeats, clock
+    )
     print(
         "ours = library kernel, ref = explicit full-matrix reference, floor = keys.sum() "
         "(read the keys once), flop = 4·B·K·D at the (same-moment) matmul rate; %floor = "
@@ -448,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
                 for name in kernels if store == "fp32" else ["lse"]:
                     row = run_case(
                         name, store, keys, queries, sq_norms, ref_keys, memory_step,
-                        None if store == "fp32" else base, repeats, contend,
+                        None if store == "fp32" else base, repeats, contend, clock,
                     )  # fmt: skip
                     if name == "lse":
                         row.update(accuracy.get(store, {}))
@@ -484,6 +453,7 @@ def _write(
         "kernel_choice": choice,
         "load_average": {"before": load_before, "after": _load_average()},
         "timing": f"median of {args.repeats} interleaved rounds after one warm-up",
+        "clock": args.clock,
         "rows": rows,
     }
     out.write_text(json.dumps(payload, indent=2))

@@ -34,18 +34,24 @@ def best_seconds(
     return best
 
 
-def interleaved_medians(steps: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+def interleaved_medians(
+    steps: dict[str, Callable[[], object]],
+    repeats: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
     """Median seconds per step over ``repeats`` rounds; every round runs each step once
     (after one warm-up each), so a burst of load from other processes hits all steps
-    alike and their ratios stay meaningful on a shared machine."""
+    alike and their ratios stay meaningful on a shared machine. ``clock``:
+    ``time.process_time`` counts only this process's CPU time (for one thread on a
+    loaded machine)."""
     for step in steps.values():
         step()
     samples: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeats):
         for name, step in steps.items():
-            start = time.perf_counter()
+            start = clock()
             step()
-            samples[name].append(time.perf_counter() - start)
+            samples[name].append(clock() - start)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
