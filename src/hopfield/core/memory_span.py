@@ -36,7 +36,7 @@ from hopfield.core.norm_lagrangians import SphericalNorm
 from hopfield.core.separation import Separation
 from hopfield.core.synapses.memory import DenseMemorySynapse
 
-__all__ = ["SpanDescent", "plan"]
+__all__ = ["SpanDescent", "SpanRun", "plan", "run"]
 
 #: ``G = ΞΞᵀ`` per synapse, with the memories it was computed from (compared on use).
 _GRAMS: weakref.WeakKeyDictionary[DenseMemorySynapse, tuple[torch.Tensor, torch.Tensor]] = (
@@ -124,7 +124,11 @@ def _affine(
 
 
 class SpanDescent:
-    """The descent of the module docstring for one batch ``x₀`` (see :func:`plan`)."""
+    """Euler descent of ``E = −γε/√(‖x‖²+ε) − lse(βΞĝ)/β`` (a spherical layer under a
+    dense memory; Krotov & Hopfield 2021, model B; tutorial ch. HAMUX) for one batch
+    ``x₀``, in the coordinates ``x = c x₀ + aΞ`` of the module docstring: the update
+    ``x ← (1 − h) x + h wΞ`` is ``c ← (1 − h) c``, ``a ← (1 − h) a + h w``. Built by
+    :func:`plan`, stepped by :func:`run`."""
 
     def __init__(
         self,
