@@ -103,7 +103,11 @@ def test_reframe_study_quick(quick_study: Any) -> None:
     for key in ("no_buffer_return", "buffer_return", "rbf_buffer_return"):
         assert float(rows[0]["expert_return"]) >= float(rows[0][key]) >= -36
     summary = {r["policy"]: r for r in _rows(tmp_path / "reframe_summary.csv")}
-    assert len(summary) == 5 and all(r["seeds"] == "1" for r in summary.values())
+    assert len(summary) == 7 and all(r["seeds"] == "1" for r in summary.values())
     mean = float(summary["DT + AMB (autoencoder keys)"]["mean_return"])
     assert mean == pytest.approx(float(rows[0]["buffer_return"]), abs=0.01)
+    gain = summary["gain: DT + AMB (autoencoder keys) − no buffer"]
+    difference = float(rows[0]["buffer_return"]) - float(rows[0]["no_buffer_return"])
+    assert float(gain["mean_return"]) == pytest.approx(difference, abs=0.01)
+    assert gain["wins"] == str(int(difference > 0))
     assert (tmp_path / "reframe.png").stat().st_size > 1000

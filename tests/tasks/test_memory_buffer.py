@@ -130,7 +130,12 @@ def test_reduced_comparison_runs_on_one_seed() -> None:
 
 
 @pytest.mark.slow
-def test_buffer_beats_no_buffer_on_at_least_three_of_four_seeds() -> None:
-    rows = [compare(ReframeConfig(), seed) for seed in range(4)]
-    wins = sum(r["buffer_return"] > r["no_buffer_return"] for r in rows)
-    assert wins >= 3, [(r["no_buffer_return"], r["buffer_return"]) for r in rows]
+def test_autoencoder_buffer_raises_the_decision_transformer_return() -> None:
+    """The study's default set-up on its first five seeds (about 3 CPU-minutes): the
+    autoencoder-keyed buffer gains return over no buffer on average and on at least
+    three seeds (`hopfield study reframe` measured +1.43 ± 1.20 over ten seeds, 9 wins;
+    +1.58 on average and 4 wins on seeds 0–4)."""
+    rows = [compare(ReframeConfig(), seed) for seed in range(5)]
+    gains = [r["buffer_return"] - r["no_buffer_return"] for r in rows]
+    assert sum(gains) / len(gains) > 0.0, gains
+    assert sum(g > 0 for g in gains) >= 3, gains
