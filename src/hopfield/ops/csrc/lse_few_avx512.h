@@ -46,11 +46,14 @@ INLINE __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
 /* Scores <q_j, row_i> of NQ <= 4 queries (stride D, key order) against four rows (int8
  * unscaled) into out[j * ROWS + i]: each key is loaded and widened once for all NQ
  * queries. While at it, the same dimensions of the rows `ahead` bytes further on are
- * prefetched into L2 (0: none), so that memory keeps streaming during the arithmetic. */
+ * prefetched into L2 and those of the next four rows into L1 (ahead 0: none), so that
+ * memory keeps streaming during the arithmetic (measured, 1 thread, K=1e6: bf16
+ * 1.97x fp32 with both, 1.73-1.85x with the L2 one alone). */
 INLINE void dots(const void *const *rows, const float *q, int64_t D, int dtype, int NQ,
                  float *out, int64_t ahead, float *widened) {
     const int64_t bytes = dtype == 0 ? 128 : dtype == 1 ? 64 : 32; /* per 32 keys */
     const int split = NQ == 1 ? 2 : 1; /* one query: two sums per row (latency) */
+    const int64_t near = ahead / PREFETCH_ROWS * 4; /* the next four rows */
     __m512 a[4][4][2];
     for (int j = 0; j < NQ; ++j)
         for (int i = 0; i < 4; ++i) a[j][i][0] = a[j][i][1] = _mm512_setzero_ps();
@@ -60,6 +63,9 @@ INLINE void dots(const void *const *rows, const float *q, int64_t D, int dtype, 
             const char *p = (const char *)rows[i] + ahead + bytes * c;
             _mm_prefetch(p, _MM_HINT_T2);
             if (bytes > 64) _mm_prefetch(p + 64, _MM_HINT_T2);
+            const char *n = (const char *)rows[i] + near + bytes * c; /* next four, to L1 */
+            _mm_prefetch(n, _MM_HINT_T0);
+            if (bytes > 64) _mm_prefetch(n + 64, _MM_HINT_T0);
         }
         __m512 lo[4], hi[4];
         for (int i = 0; i < 4; ++i) load32(rows[i], c, dtype, &lo[i], &hi[i]);
