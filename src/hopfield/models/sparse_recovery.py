@@ -307,9 +307,7 @@ class SparseRecoveryMemory(nn.Module):
         check_rank(x, "patterns", 2, "(K, n)")
         check_finite(x.to(torch.float64), "patterns")
         if x.shape[0] == 0:
-            raise ValueError(
-                f"patterns must hold at least one pattern (K ≥ 1), got {tuple(x.shape)}"
-            )
+            raise ValueError(f"patterns must have K ≥ 1 rows, got shape {tuple(x.shape)}")
         self.fit(x)
 
     def energy(self, states: torch.Tensor) -> torch.Tensor:
