@@ -40,6 +40,7 @@ from hopfield.models import (
     RandomFeatureMemory,
     SoftmaxKernelMemory,
     StochasticExponentialAM,
+    registry,
 )
 from hopfield.tasks import AssociativeMemoryBuffer, ClAM, HopfieldOODScorer
 
@@ -293,3 +294,18 @@ def test_large_beta_energies_stay_finite(name: str, beta: float) -> None:
         energies = model.energy(torch.cat([patterns, _patterns(seed=3)]))
     assert not bool(torch.isnan(energies).any())
     assert bool(torch.isfinite(energies[:4]).all())
+
+
+def test_log_sum_relu_beta_beyond_the_memory_dtype_is_named_not_nan() -> None:
+    """β above float32's range made β·0 = inf·0 = NaN energies; the registry default
+    β of patterns too close together for their dtype is refused naming the patterns."""
+    model = LogSumReLUMemory(1e39)
+    model.store(_patterns())
+    with pytest.raises(ValueError, match="beta"):
+        model.energy(_patterns(seed=2))
+    wide = LogSumReLUMemory(1e39)  # a float64 memory holds the same β
+    wide.store(_patterns().double())
+    assert not bool(wide.energy(_patterns(seed=2).double()).isnan().any())
+    tiny = torch.where(_patterns() > 0, 1e-40, -1e-40)
+    with pytest.raises(ValueError, match="patterns are too close together"):
+        registry.build_memory("lsr", tiny)

@@ -147,6 +147,11 @@ class LogSumReLUMemory(DenseMemory):
         )
 
     def _stream(self, states: torch.Tensor, with_values: bool) -> tuple[torch.Tensor, ...]:
+        if self.beta > torch.finfo(self.patterns.dtype).max:  # β·0 would be inf·0 = NaN
+            raise ValueError(
+                f"beta={self.beta:.3g} exceeds the range of the memory's dtype "
+                f"{self.patterns.dtype}; store the patterns in float64 or lower beta"
+            )
         parts = lsr_partials(
             states,
             self.patterns,
@@ -294,6 +299,12 @@ def lsr_beta_max(patterns: torch.Tensor) -> float:
         raise ValueError(
             "patterns must have distinct rows (β_max = 2/R_min² is infinite), "
             f"got a minimum pair distance of {2 * r_min:g}"
+        )
+    dtype = patterns.dtype if patterns.is_floating_point() else torch.float32
+    if beta > torch.finfo(dtype).max:
+        raise ValueError(
+            f"patterns are too close together for {dtype}: β_max = 2/R_min² = {beta:.3g} "
+            "exceeds its range (rescale the patterns)"
         )
     return beta
 
