@@ -264,3 +264,39 @@ def test_low_precision_stores_without_the_native_kernel(
             monkeypatch.delenv("HOPFIELD_NATIVE")
             native_module.native_library.cache_clear()
     torch.testing.assert_close(native, portable, rtol=1e-5, atol=1e-5)
+
+
+@needs_native
+def test_native_helper_threads_survive_fork_and_concurrent_calls() -> None:
+    """The kernel keeps helper threads between calls: a forked child (which has none)
+    starts its own, and calls from several Python threads at once (serialised inside)
+    give the same result."""
+    import os
+    import threading
+
+    gen = torch.Generator().manual_seed(9)
+    keys = torch.randn(20_000, 32, generator=gen)
+    queries = torch.randn(2, 32, generator=gen)
+    want = native_lse_partials(queries, keys, None, 0.5, floor=-69.0, num_threads=2)
+    pid = os.fork()
+    if pid == 0:  # child: only the native call, then leave without pytest's teardown
+        got = native_lse_partials(queries, keys, None, 0.5, floor=-69.0, num_threads=2)
+        os._exit(0 if torch.allclose(got[2], want[2], rtol=1e-5, atol=1e-6) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    results: list[torch.Tensor] = []
+
+    def call() -> None:
+        for _ in range(5):
+            results.append(
+                native_lse_partials(queries, keys, None, 0.5, floor=-69.0, num_threads=3)[2]
+            )
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == 15  # (threads take tasks in any order: equal up to rounding)
+    for result in results:
+        torch.testing.assert_close(result, want[2], rtol=1e-5, atol=1e-6)

@@ -8,8 +8,11 @@ weighted value sum ``w`` (Ramsauer et al. 2020, "Hopfield Networks is All You
 Need"; the partials are those of :class:`hopfield.ops.lse.LSEPartials`). Worker
 threads take 1024-row tasks from a shared counter, so a thread whose core is
 shared with another process takes fewer tasks instead of holding the others at a
-barrier; each task sums its own rows before folding them into the thread's
-partials (two-level sums: ~1e-7 relative error at K = 1e6).
+barrier; the helper threads are started once and sleep between calls (a woken
+thread runs at once on a busy machine, a new one waited ~2.5 ms; concurrent calls
+are serialised, a forked child starts its own); each task sums its own rows before
+folding them into the thread's partials (two-level sums: ~1e-7 relative error at
+K = 1e6).
 
 On CPUs with AVX-512 the blocks run on intrinsics that widen bfloat16 and int8 keys
 in registers (two integer operations per 32 bfloat16 keys), so low-precision stores

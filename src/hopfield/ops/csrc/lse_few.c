@@ -7,7 +7,8 @@
  * from memory once: its scores, the exponentials and the value accumulation all
  * use the same cache-resident rows. Worker threads take tasks of TASK_ROWS rows
  * from a shared counter (so a thread that shares its core with another process
- * simply takes fewer tasks) and keep private partials, merged at the end.
+ * simply takes fewer tasks) and keep private partials, merged at the end; the
+ * helper threads persist between calls (see pool_t).
  *
  * Keys are float32 (dtype 0), bfloat16 (dtype 1, raw uint16) or int8 with one
  * float32 scale per row (dtype 2); accumulation is float32.
@@ -247,6 +248,80 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* Helper threads, started on first use and kept asleep between calls: a sleeping
+ * thread woken on a shared machine runs again at once (the scheduler credits
+ * sleepers), where a new thread created per call waited ~2.5 ms to start with other
+ * processes running (measured, K=1e5, B=1: a quarter of the call). Helper i works on
+ * round r's workers[i] when i <= wanted; calls are serialised by call_lock. */
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake, done;
+    int started, wanted, running;
+    unsigned long round;
+    worker_t *workers;
+} pool_t;
+
+static pool_t pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                      PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL};
+static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long first_round[MAX_THREADS];
+
+static void *helper_main(void *arg) {
+    const int index = (int)(intptr_t)arg;
+    pthread_mutex_lock(&pool.lock);
+    unsigned long seen = first_round[index];
+    for (;;) {
+        while (pool.round == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+        seen = pool.round;
+        if (index > pool.wanted) continue;
+        worker_t *job = &pool.workers[index];
+        pthread_mutex_unlock(&pool.lock);
+        worker_main(job);
+        pthread_mutex_lock(&pool.lock);
+        if (--pool.running == 0) pthread_cond_signal(&pool.done);
+    }
+    return NULL;
+}
+
+/* In a forked child the helpers do not exist: start afresh. */
+static void pool_after_fork(void) {
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_cond_init(&pool.wake, NULL);
+    pthread_cond_init(&pool.done, NULL);
+    pthread_mutex_init(&call_lock, NULL);
+    pool.started = pool.wanted = pool.running = 0;
+}
+
+/* Run workers[0] here and workers[1 .. helpers] on the pool; returns `helpers` (fewer
+ * than asked if threads could not be started). Call with call_lock held. */
+static int pool_run(worker_t *workers, int helpers) {
+    static int registered = 0;
+    pthread_mutex_lock(&pool.lock);
+    if (!registered) registered = pthread_atfork(NULL, NULL, pool_after_fork) == 0;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    while (pool.started < helpers) {
+        pthread_t thread;
+        const int index = pool.started + 1;
+        first_round[index] = pool.round;
+        if (pthread_create(&thread, &attr, helper_main, (void *)(intptr_t)index) != 0) break;
+        pool.started = index;
+    }
+    pthread_attr_destroy(&attr);
+    helpers = helpers < pool.started ? helpers : pool.started;
+    pool.workers = workers;
+    pool.wanted = pool.running = helpers;
+    pool.round++;
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+    worker_main(&workers[0]);
+    pthread_mutex_lock(&pool.lock);
+    while (pool.running > 0) pthread_cond_wait(&pool.done, &pool.lock);
+    pthread_mutex_unlock(&pool.lock);
+    return helpers;
+}
+
 /* Returns 0 on success, 1 on allocation failure, 2 on bad arguments. */
 int hopfield_lse_few(const float *queries, int64_t num_queries, int64_t dim, const void *keys,
                      int dtype, const float *scales, int64_t num_memories, const float *values,
@@ -257,7 +332,6 @@ int hopfield_lse_few(const float *queries, int64_t num_queries, int64_t dim, con
     problem_t pb = {queries, keys, scales, values, bias, num_queries, dim, num_memories,
                     value_dim, dtype, beta, floor, 0};
     worker_t workers[MAX_THREADS];
-    pthread_t threads[MAX_THREADS];
     int started = 0, status = 0;
     float *storage = calloc((size_t)num_threads * num_queries * (2 + value_dim), sizeof(float));
     if (!storage) return 1;
@@ -278,13 +352,14 @@ int hopfield_lse_few(const float *queries, int64_t num_queries, int64_t dim, con
         workers[t] = (worker_t){&pb, base, base + num_queries, base + 2 * num_queries, 0};
         for (int64_t b = 0; b < num_queries; ++b) workers[t].max[b] = -INFINITY;
     }
-    /* workers 1.. run on new threads; worker 0 on the calling thread */
-    for (int t = 1; t < num_threads; ++t) {
-        if (pthread_create(&threads[t], NULL, worker_main, &workers[t]) != 0) break;
-        started = t;
+    /* worker 0 on the calling thread, workers 1.. on the pool's helpers */
+    if (num_threads > 1) {
+        pthread_mutex_lock(&call_lock);
+        started = pool_run(workers, num_threads - 1);
+        pthread_mutex_unlock(&call_lock);
+    } else {
+        worker_main(&workers[0]);
     }
-    worker_main(&workers[0]);
-    for (int t = 1; t <= started; ++t) pthread_join(threads[t], NULL);
     for (int t = 0; t <= started; ++t) status |= workers[t].status;
     if (status == 0) {
         for (int64_t b = 0; b < num_queries; ++b) out_max[b] = -INFINITY;
