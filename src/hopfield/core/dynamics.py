@@ -29,7 +29,7 @@ import torch
 
 from hopfield._validation import check_int, check_positive
 from hopfield.core import memory_span
-from hopfield.core.graph import HAM
+from hopfield.core.graph import HAM, check_energy_defined
 
 __all__ = ["ROUNDING_ULPS", "DescentResult", "descend"]
 
@@ -361,6 +361,7 @@ def _iterate(
                 name, memory_span.run(plan, steps, guard, max_halvings, ROUNDING_ULPS), step_size
             )
     point = _evaluate(ham, states, with_grads=True)
+    check_energy_defined(point.energy)  # a NaN start would never move (NaN ≤ E is False)
     batch = point.energy.shape[0]
     converged = torch.zeros(batch, dtype=torch.bool, device=point.energy.device)
     unbounded = point.energy.detach() == float("-inf")
@@ -453,7 +454,8 @@ def descend(
         ham: the graph whose energy is descended.
         xs: initial states ``{layer: (B, *shape)}`` (cast to the HAM's dtype and
             validated by :meth:`HAM.check_states`: real floating, finite, shapes). An
-            empty batch (``B = 0``) gives an empty result.
+            empty batch (``B = 0``) gives an empty result; a NaN initial energy (an
+            overflowing activation) is a ``ValueError``.
         steps: maximum number of Euler steps (int ≥ 0).
         step_size: η > 0.
         tol: stop a sample once its largest ``|Δx|`` over all layers is below ``tol``

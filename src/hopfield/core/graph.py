@@ -71,6 +71,20 @@ def _synapse_energy_and_grad(
     return energy, (grads,) if isinstance(grads, torch.Tensor) else tuple(grads)
 
 
+def check_energy_defined(energy: torch.Tensor, name: str = "xs") -> torch.Tensor:
+    """``energy`` if no sample's is NaN; else a ``ValueError`` naming ``name``. Finite
+    states give NaN only when activations overflow (``+inf − inf`` between a layer and a
+    synapse, e.g. :class:`~hopfield.core.lagrangians.Exp` beyond ``βx = 60``)."""
+    undefined = torch.isnan(energy.detach())
+    if bool(undefined.any()):
+        rows = undefined.nonzero().flatten().tolist()
+        raise ValueError(
+            f"{name} gives an undefined (NaN) energy at samples {rows[:8]}: an activation "
+            "overflows (inf − inf); keep the states within the Lagrangians' finite range"
+        )
+    return energy
+
+
 class HAM(Configurable, nn.Module):
     """A Hierarchical Associative Memory: neurons, hypersynapses and their connections.
 
@@ -272,7 +286,7 @@ class HAM(Configurable, nn.Module):
         """
         states = self.check_states(xs)
         acts = None if gs is None else self._check_activations(gs, states)
-        return self._energy(states, acts)
+        return check_energy_defined(self._energy(states, acts))
 
     def energy_tree(
         self, xs: Mapping[str, torch.Tensor], gs: Mapping[str, torch.Tensor] | None = None
@@ -299,7 +313,8 @@ class HAM(Configurable, nn.Module):
         ``energy_and_grad`` when it has one, sharing e.g. the product ``Ξĝ``)."""
         states = self.check_states(xs)
         acts = self._activations(states) if gs is None else self._check_activations(gs, states)
-        return self._energy_and_grad(states, acts)
+        energy, grads = self._energy_and_grad(states, acts)
+        return check_energy_defined(energy), grads
 
     def forward(self, xs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Same as :meth:`energy`."""
