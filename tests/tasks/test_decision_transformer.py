@@ -183,3 +183,8 @@ def test_inputs_are_validated() -> None:
         ObservationAutoencoder(6).encode(torch.randn(2, 5))
     with pytest.raises(ValueError, match="no buffer"):
         policy.read_buffer(torch.randn(2, 6))
+    with pytest.raises(ValueError, match=r"timesteps must have shape \(2, 4\)"):
+        policy(rtg[:, :4], obs[:, :4], actions[:, :4], timesteps[:, :3], valid[:, :4])
+    empty = policy(rtg[:0, :4], obs[:0, :4], actions[:0, :4], timesteps[:0, :4], valid[:0, :4])
+    assert empty.shape == (0, 4, 4)
+    assert ObservationAutoencoder(6).encode(torch.randn(0, 6)).shape == (0, 8)

@@ -248,7 +248,20 @@ class BufferedDecisionTransformer(nn.Module):
                 f"observations must have shape (B, K ≤ {self.context}, {self.observation_dim}),"
                 f" got {tuple(observations.shape)}"
             )
+        for name, tensor in (
+            ("returns_to_go", returns_to_go),
+            ("actions", actions),
+            ("timesteps", timesteps),
+            ("valid", valid),
+        ):
+            check_tensor(tensor, name)
+            if tuple(tensor.shape) != (batch, steps):
+                raise ValueError(
+                    f"{name} must have shape ({batch}, {steps}), got {tuple(tensor.shape)}"
+                )
         weight = self.head.weight
+        if batch == 0:
+            return weight.new_zeros(0, steps, self.num_actions)
         obs = cast_finite(observations, "observations", weight.dtype, weight.device)
         rtg = cast_finite(returns_to_go, "returns_to_go", weight.dtype, weight.device)
         time = self.time_embedding(timesteps.clamp(0, self.horizon))
