@@ -117,7 +117,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--index", choices=["ivf", "hnsw"], default="ivf")
     parser.add_argument("--nlist", type=int, default=None, help="IVF cells (default 2·√K)")
     parser.add_argument("--nprobe", type=int, default=16)
-    parser.add_argument("--ef-search", type=int, default=128)
+    parser.add_argument(
+        "--ef-search",
+        type=int,
+        default=256,
+        help="HNSW search breadth (K=1e6, B=64 clustered: recall@32 0.944 at 128, 0.950 at 256)",
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/bench_topk_ann.json")
