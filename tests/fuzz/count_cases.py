@@ -25,6 +25,7 @@ FILES = (
     "tests/fuzz/test_estimator_inputs.py",
     "tests/fuzz/test_ham_inputs.py",
     "tests/fuzz/test_coverage.py",
+    "tests/fuzz/test_image_models.py",
     "tests/nn/test_layer_inputs.py",
     "tests/experiments/test_cli_errors.py",
 )
