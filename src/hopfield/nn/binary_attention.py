@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hopfield._validation import check_bool, check_floating, check_positive
+from hopfield._validation import check_bool, check_floating, check_int, check_positive
 from hopfield.nn.association import nan_witness
 from hopfield.nn.inputs import layer_input, module_dtype
 
@@ -43,12 +43,6 @@ __all__ = [
     "hierarchical_topk",
     "topk_recall",
 ]
-
-
-def _check_count(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int ≥ 1, got {value!r}")
-    return value
 
 
 def binarize(x: torch.Tensor, *, ste: bool = True) -> torch.Tensor:
@@ -104,7 +98,7 @@ def hierarchical_topk(
         score; ``indices`` index the last dim of ``scores``.
     """
     check_floating(scores, "scores")
-    tile, k1, k2 = (_check_count(x, n) for x, n in ((tile, "tile"), (k1, "k1"), (k2, "k2")))
+    tile, k1, k2 = (check_int(x, n) for x, n in ((tile, "tile"), (k1, "k1"), (k2, "k2")))
     if scores.ndim < 1 or scores.shape[-1] == 0:
         raise ValueError(f"scores must have shape (..., n) with n ≥ 1, got {tuple(scores.shape)}")
     count = scores.shape[-1]
@@ -195,9 +189,9 @@ class BinaryCAMAssociation:
     ``scale = β``. Dropout is applied to the sparse weights."""
 
     def __init__(self, *, tile: int = 16, k1: int = 2, k2: int = 32, binary: bool = True) -> None:
-        self.tile = _check_count(tile, "tile")
-        self.k1 = _check_count(k1, "k1")
-        self.k2 = _check_count(k2, "k2")
+        self.tile = check_int(tile, "tile")
+        self.k1 = check_int(k1, "k1")
+        self.k2 = check_int(k2, "k2")
         self.binary = bool(binary)
 
     def __repr__(self) -> str:
@@ -267,8 +261,8 @@ class BinaryCAMAttention(nn.Module):
     ) -> None:
         super().__init__()
         self.batch_first = check_bool(batch_first, "batch_first")
-        self.embed_dim = _check_count(embed_dim, "embed_dim")
-        self.num_heads = _check_count(num_heads, "num_heads")
+        self.embed_dim = check_int(embed_dim, "embed_dim")
+        self.num_heads = check_int(num_heads, "num_heads")
         if embed_dim % num_heads:
             raise ValueError(
                 f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})"
@@ -300,8 +294,7 @@ class BinaryCAMAttention(nn.Module):
         if tensor.ndim != 3 or tensor.shape[-1] != self.embed_dim:
             layout = "(B, L, {})" if self.batch_first else "(L, B, {})"
             raise ValueError(
-                f"{name} must have shape {layout.format(self.embed_dim)}, "
-                f"got {tuple(tensor.shape)}"
+                f"{name} must have shape {layout.format(self.embed_dim)}, got {tuple(tensor.shape)}"
             )
         return tensor if self.batch_first else tensor.transpose(0, 1)
 

@@ -23,16 +23,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from hopfield._validation import cast_finite, check_positive, check_rank, check_tensor
+from hopfield._validation import (
+    cast_finite,
+    check_int,
+    check_positive,
+    check_rank,
+    check_tensor,
+    check_trailing_shape,
+)
 from hopfield.tasks.memory_buffer import AssociativeMemoryBuffer
 
 __all__ = ["BufferedDecisionTransformer", "ObservationAutoencoder", "UnitNorm"]
-
-
-def _check_count(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int ≥ 1, got {value!r}")
-    return value
 
 
 class UnitNorm(nn.Module):
@@ -58,9 +59,9 @@ class ObservationAutoencoder(nn.Module):
 
     def __init__(self, observation_dim: int, latent_dim: int = 8, hidden: int = 64) -> None:
         super().__init__()
-        self.observation_dim = _check_count(observation_dim, "observation_dim")
-        self.latent_dim = _check_count(latent_dim, "latent_dim")
-        _check_count(hidden, "hidden")
+        self.observation_dim = check_int(observation_dim, "observation_dim")
+        self.latent_dim = check_int(latent_dim, "latent_dim")
+        check_int(hidden, "hidden")
         self.encoder = nn.Sequential(
             nn.Linear(observation_dim, hidden), nn.GELU(), nn.Linear(hidden, latent_dim), UnitNorm()
         )
@@ -70,12 +71,8 @@ class ObservationAutoencoder(nn.Module):
 
     def _check(self, observations: torch.Tensor) -> torch.Tensor:
         check_tensor(observations, "observations")
-        check_rank(observations, "observations", 2, f"(B, {self.observation_dim})")
-        if observations.shape[1] != self.observation_dim:
-            raise ValueError(
-                f"observations must have shape (B, {self.observation_dim}), "
-                f"got {tuple(observations.shape)}"
-            )
+        dim = self.observation_dim
+        check_trailing_shape(observations, "observations", (dim,), f"(B, {dim})")
         weight = next(self.decoder.parameters())
         return cast_finite(observations, "observations", weight.dtype, weight.device)
 
@@ -104,8 +101,8 @@ class ObservationAutoencoder(nn.Module):
     ) -> list[float]:
         """Adam on minibatches of ``observations`` ``(S, D_o)``; returns the loss per step."""
         data = self._check(observations)
-        _check_count(steps, "steps")
-        _check_count(batch_size, "batch_size")
+        check_int(steps, "steps")
+        check_int(batch_size, "batch_size")
         check_positive(lr, "lr")
         if data.shape[0] == 0:
             raise ValueError("observations must hold at least one row")
@@ -173,7 +170,7 @@ class BufferedDecisionTransformer(nn.Module):
             ("layers", layers),
             ("heads", heads),
         ):
-            _check_count(value, name)
+            check_int(value, name)
         if width % heads:
             raise ValueError(f"width must be a multiple of heads, got {width} and {heads}")
         if buffer is not None and encoder is None:

@@ -57,6 +57,7 @@ from torch import nn
 from hopfield._validation import (
     check_finite,
     check_floating,
+    check_int,
     check_positive,
     check_rank,
 )
@@ -344,12 +345,6 @@ def train_score_network(
 # --------------------------------------------------------------------------- sampling
 
 
-def _check_count(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int ≥ 1, got {value!r}")
-    return value
-
-
 def sample_euler_maruyama(
     score: ScoreFn,
     sde: VESDE,
@@ -367,9 +362,9 @@ def sample_euler_maruyama(
     ``Δ = (1 − t_min)/steps``: ``x ← x + g(t)² score(x, t) Δ + g(t) √Δ z``. With
     ``denoise`` the last step is noise-free (Tweedie: ``x + σ_min² score(x, t_min)``).
     """
-    _check_count(num_samples, "num_samples")
-    _check_count(dim, "dim")
-    _check_count(steps, "steps")
+    check_int(num_samples, "num_samples")
+    check_int(dim, "dim")
+    check_int(steps, "steps")
     generator = torch.Generator().manual_seed(seed)
     x = sde.sigma_max * torch.randn(num_samples, dim, generator=generator, dtype=dtype)
     delta = (1.0 - sde.t_min) / steps
@@ -411,7 +406,7 @@ def ode_log_likelihood(
     ``prior_log_prob`` is ``log p_1`` (default ``N(0, σ_max² I)``).
     """
     states = _check_points(x, "x")
-    _check_count(steps, "steps")
+    check_int(steps, "steps")
     dim = states.shape[1]
 
     def default_prior(z: torch.Tensor) -> torch.Tensor:
@@ -451,7 +446,7 @@ def circle_points(
     """``count`` points on the unit circle ``(count, 2)``: evenly spaced with a random
     phase from ``seed`` (phase 0 when ``seed`` is None), or, without
     ``evenly_spaced``, at independent uniform angles drawn from ``seed``."""
-    _check_count(count, "count")
+    check_int(count, "count")
     generator = torch.Generator().manual_seed(0 if seed is None else seed)
     if not evenly_spaced:
         angles = 2 * math.pi * torch.rand(count, generator=generator, dtype=torch.float64)

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from hopfield._validation import check_int
 from hopfield.core.lagrangian_base import sum_non_batch
 from hopfield.core.synapses.base import Synapse
 
@@ -20,11 +21,7 @@ __all__ = ["DenseSynapse"]
 
 def check_count(value: object, name: str) -> int:
     """A positive ``int`` (``bool`` rejected), e.g. a number of features."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be ≥ 1, got {value}")
-    return value
+    return check_int(value, name, 1)
 
 
 def check_activation(
