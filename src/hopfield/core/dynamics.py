@@ -154,15 +154,17 @@ class _Moves:
 
     def step(self, xs: States, scale: torch.Tensor, whole: bool) -> States:
         """``x + scale_b · move``; ``whole`` (every scale is 1) takes the fused path."""
-        if whole and not self.clamp:
-            try:
-                return {
-                    name: torch.add(x, self.grads[name], alpha=self.rate(name))
-                    for name, x in xs.items()
-                }
-            except RuntimeError:  # alpha = η/τ beyond the states' dtype (float16: 65504)
-                pass
+        if whole and not self.clamp and self._rates_fit(xs):
+            return {
+                name: torch.add(x, self.grads[name], alpha=self.rate(name))
+                for name, x in xs.items()
+            }
         return _apply(xs, self.of(), scale)
+
+    def _rates_fit(self, xs: States) -> bool:
+        """``add``'s ``alpha = η/τ`` must be representable in each state's dtype
+        (float16: 65504); otherwise the unfused path multiplies in the grads' dtype."""
+        return all(abs(self.rate(n)) <= torch.finfo(x.dtype).max for n, x in xs.items())
 
 
 def _apply(xs: States, moves: States, scale: torch.Tensor) -> States:
