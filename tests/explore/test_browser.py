@@ -1,6 +1,6 @@
 """The explorer in a real browser: headless Debian Chromium driven by Playwright.
 
-Scenario 1 stores 8 glyphs, flips 20 % of one glyph's pixels, recalls with the modern
+Scenario 1 stores 8 glyphs, flips 20 % of one glyph's pixels (fixed seeds), recalls with the modern
 Hopfield memory and checks that the page shows the stored glyph and an energy curve that
 never rises; it also records the page's round-trip time per recall step. Scenario 2
 moves the β slider of the landscape view and checks that the number of minima changes.
@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Any
 
 GLYPH = 2  # "C"
-RUNS = 10
+# Fixed corruption seeds: a random flip can tie "C" with "G" exactly (about 1 seed in 130),
+# and the memory then rightly settles on their mixture (tests/explore/test_models.py).
+SEEDS = range(1, 12)
 
 
-def _corrupt_and_run(page: Any) -> dict[str, Any]:
+def _corrupt_and_run(page: Any, seed: int) -> dict[str, Any]:
+    page.fill("#corruption-seed", str(seed))
     page.click("#corrupt-button")
     page.wait_for_function(
         f"Recall.query.some((v, k) => v !== Recall.patterns[{GLYPH}][k])",
@@ -52,7 +55,8 @@ def test_store_corrupt_recall_restores_the_glyph(page: Any, screenshots: Path) -
     stored = page.evaluate(f"Recall.patterns[{GLYPH}]")
     side = page.evaluate("Recall.side")
 
-    result = _corrupt_and_run(page)
+    result = _corrupt_and_run(page, SEEDS[0])
+    assert page.get_attribute("body", "data-corruption-seed") == str(SEEDS[0])
     assert 0.1 * side * side <= result["flipped"] <= 0.3 * side * side  # about 20 %
     assert result["state"] == stored  # the page shows the stored glyph
     assert page.text_content("#nearest-label") == "C"
@@ -63,9 +67,9 @@ def test_store_corrupt_recall_restores_the_glyph(page: Any, screenshots: Path) -
     page.screenshot(path=str(screenshots / "recall.png"), full_page=True)
 
     round_trips, server = [], []
-    for _ in range(RUNS):  # more recalls from fresh corruptions, for the step timings
+    for seed in SEEDS[1:]:  # more recalls from fresh corruptions, for the step timings
         page.click(f"#stored figure:nth-child({GLYPH + 1})")
-        assert _corrupt_and_run(page)["state"] == stored
+        assert _corrupt_and_run(page, seed)["state"] == stored
         round_trips += json.loads(page.get_attribute("#timing", "data-round-trips"))
         server += json.loads(page.get_attribute("#timing", "data-server-times"))
     timing = {

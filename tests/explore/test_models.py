@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import torch
 
 from hopfield.data import random_bipolar
-from hopfield.explore import models
+from hopfield.explore import models, patterns
 from hopfield.models import RandomFeatureMemory, registry
 
 
@@ -44,3 +44,34 @@ def test_rejections_are_read_where_reported() -> None:
     assert models._rejections(SimpleNamespace(rejections=3)) == 3
     assert models._rejections(SimpleNamespace(extras={"rejections": torch.tensor([1, 2])})) == 3
     assert models._rejections(SimpleNamespace(extras=None)) is None
+
+
+def _recall_until_converged(model: torch.nn.Module, state: torch.Tensor) -> torch.Tensor:
+    for _ in range(50):
+        step = models.recall_step(model, state)
+        state = step.state
+        if step.converged:
+            break
+    return state
+
+
+def test_a_tied_corruption_settles_on_the_symmetric_mixture() -> None:
+    """The case docs/explorer.md describes: seed 154 leaves "C" exactly as close to "G".
+
+    On a ±1 grid the overlaps are integers, so a random flip can tie two stored patterns;
+    the modern memory's update then keeps both at equal weight, and the state is their
+    mixture (0 where they disagree), not either glyph. The browser test therefore fixes
+    its corruption seeds.
+    """
+    glyphs = patterns.make_pattern_set("glyphs", 8, side=16)
+    c, g = glyphs.labels.index("C"), glyphs.labels.index("G")
+    query = patterns.corrupt(glyphs.patterns[c], "flip", 0.2, side=16, seed=154)
+    scores = glyphs.patterns @ query
+    assert scores[c] == scores[g] == scores.max()
+    model = models.build_memory("modern-dot", glyphs.patterns, beta=None)
+    state = _recall_until_converged(model, query)
+    agree = glyphs.patterns[c] == glyphs.patterns[g]
+    assert torch.equal(state[agree], glyphs.patterns[c][agree])
+    assert state[~agree].abs().max() < 1e-6
+    untied = patterns.corrupt(glyphs.patterns[c], "flip", 0.2, side=16, seed=1)
+    assert torch.equal(_recall_until_converged(model, untied), glyphs.patterns[c])

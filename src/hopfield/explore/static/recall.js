@@ -71,16 +71,25 @@ async function storePatterns() {
   } catch (error) { reportError(error); }
 }
 
+// The seed field makes a corruption repeatable; left empty, each click draws a new seed,
+// and the status line names it so the same corruption can be entered again.
+function corruptionSeed() {
+  const text = $("corruption-seed").value.trim();
+  return text === "" ? Math.floor(Math.random() * 1e6) : Number(text);
+}
+
 async function corruptQuery() {
   try {
+    const seed = corruptionSeed();
     const data = await apiSession("/api/corrupt", {
       query: Recall.query,
       kind: $("corruption").value,
       level: Number($("corruption-level").value),
-      seed: Math.floor(Math.random() * 1e6),
+      seed,
     });
     setQuery(data.query);
-    setStatus(`applied ${$("corruption").value} at ${$("corruption-level").value}`);
+    document.body.dataset.corruptionSeed = String(seed);
+    setStatus(`applied ${$("corruption").value} at ${$("corruption-level").value} (seed ${seed})`);
   } catch (error) { reportError(error); }
 }
 
