@@ -75,3 +75,14 @@ def test_a_tied_corruption_settles_on_the_symmetric_mixture() -> None:
     assert state[~agree].abs().max() < 1e-6
     untied = patterns.corrupt(glyphs.patterns[c], "flip", 0.2, side=16, seed=1)
     assert torch.equal(_recall_until_converged(model, untied), glyphs.patterns[c])
+
+
+def test_guarded_gradient_memory_reports_its_rejections_to_the_page() -> None:
+    generator = torch.Generator().manual_seed(1)
+    stored = torch.randn(3, 8, generator=generator)
+    memory = RandomFeatureMemory(8, 256, beta=4.0, seed=0)
+    memory.store(stored)
+    start = stored[0] + 0.4 * torch.randn(8, generator=generator)
+    overshoot = models.recall_step(memory, start, step_size=1.0)
+    assert overshoot.rejections is not None and overshoot.rejections[0] > 0
+    assert models.recall_step(memory, start, step_size=1e-4).rejections == [0]

@@ -415,3 +415,22 @@ def test_input_validation_names_the_argument() -> None:
         exact_energy(torch.randn(2, 3), torch.randn(4, 2), beta=1.0)
     with pytest.raises(ValueError, match="K ≥ 1"):
         exact_energy(torch.randn(2, 3), torch.randn(0, 3), beta=1.0)
+
+
+def test_recall_reports_rejected_trial_steps_per_query() -> None:
+    """``extras["rejections"]`` counts the halvings: one step accepts ``η / 2^r``."""
+    generator = torch.Generator().manual_seed(3)
+    patterns = torch.randn(6, 5, generator=generator, dtype=torch.float64)
+    memory = RandomFeatureMemory(5, 256, beta=4.0, seed=2, dtype=torch.float64)
+    memory.store(patterns)
+    queries = patterns + 0.4 * torch.randn(6, 5, generator=generator, dtype=torch.float64)
+    step_size = 50.0  # far too long: the guard must halve it
+    result = memory.recall(queries, steps=1, step_size=step_size, tol=0.0)
+    rejections = result.extras["rejections"]
+    assert rejections.shape == (6,) and rejections.dtype == torch.int64
+    assert int((rejections > 0).sum()) >= 4  # most queries overshoot at this length
+    grad = memory.energy_grad(queries)
+    accepted = step_size / 2.0 ** rejections.to(torch.float64)
+    torch.testing.assert_close(result.states, queries - accepted[:, None] * grad)
+    gentle = memory.recall(queries, steps=3, step_size=1e-3)
+    assert (gentle.rejections == 0).all()

@@ -67,7 +67,9 @@ class RecallResult:
             :class:`~hopfield.models.bures_wasserstein.BuresWassersteinMemory`;
             ``errors`` ``(B, n)``, ``residual`` ``(B,)``, ``support_size`` ``(B,)``,
             ``decoded`` ``(B,)`` bool — the decoded sparse errors of
-            :class:`~hopfield.models.sparse_recovery.SparseRecoveryMemory`.
+            :class:`~hopfield.models.sparse_recovery.SparseRecoveryMemory`;
+            ``rejections`` ``(B,)`` int64 — trial steps a guarded gradient memory
+            rejected (energy would rise) and halved, summed over the recall.
     """
 
     states: torch.Tensor

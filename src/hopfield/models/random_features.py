@@ -384,11 +384,12 @@ class RandomFeatureMemory(nn.Module):
         mask: torch.Tensor | None,
         max_backtracks: int,
         min_move: float = 0.0,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One descent step with per-query step halving; returns (new states, energies).
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One descent step with per-query step halving.
 
-        A query stops backtracking (and stays put) once its move ``η·max|∇E|`` would be
-        below ``min_move``: such a query is converged to within that tolerance.
+        Returns the new states, their energies and the number of rejected trial steps per
+        query (``(B,)`` int64). A query stops backtracking (and stays put) once its move
+        ``η·max|∇E|`` would be below ``min_move``: it is converged to within that tolerance.
         """
         energy, grad = self._energy_and_grad(x)
         if mask is not None:
@@ -397,6 +398,7 @@ class RandomFeatureMemory(nn.Module):
         largest = grad.abs().amax(dim=1) if grad.numel() else torch.zeros_like(energy)
         new_x, new_energy = x, energy
         pending = torch.ones_like(energy, dtype=torch.bool)
+        rejected = torch.zeros_like(energy, dtype=torch.int64)
         for _ in range(max_backtracks + 1):
             pending = pending & (eta * largest >= min_move) & (largest > 0)
             if not bool(pending.any()):
@@ -407,8 +409,9 @@ class RandomFeatureMemory(nn.Module):
             new_x = torch.where(accept[:, None], candidate, new_x)
             new_energy = torch.where(accept, cand_energy, new_energy)
             pending = pending & ~accept
+            rejected += pending.to(torch.int64)
             eta = torch.where(pending, 0.5 * eta, eta)
-        return new_x, new_energy
+        return new_x, new_energy, rejected
 
     @torch.no_grad()
     def step(
@@ -468,15 +471,23 @@ class RandomFeatureMemory(nn.Module):
         budget = max_steps if steps is None else steps
         energies = [self._energy(x)]
         converged = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+        rejections = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
         taken = 0
         for _ in range(budget):
-            new_x, energy = self._guarded_step(x, step_size, checked_mask, max_backtracks, tol)
+            new_x, energy, rejected = self._guarded_step(
+                x, step_size, checked_mask, max_backtracks, tol
+            )
             converged = (new_x - x).abs().amax(dim=1) < tol
             x = new_x
             energies.append(energy)
+            rejections += rejected
             taken += 1
             if steps is None and bool(converged.all()):
                 break
         return RecallResult(
-            states=x, energies=torch.stack(energies), steps=taken, converged=converged
+            states=x,
+            energies=torch.stack(energies),
+            steps=taken,
+            converged=converged,
+            extras={"rejections": rejections},
         )
