@@ -19,6 +19,11 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+# Every test starts from the same torch RNG state. HOPFIELD_TEST_SEED=N reruns the suite
+# from another state: a test that then fails relied on a lucky draw (flakiness audit).
+_SEED = int(os.environ.get("HOPFIELD_TEST_SEED", "0"))
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
-    torch.manual_seed(0)
+    torch.manual_seed(_SEED)

@@ -19,6 +19,7 @@ __all__ = [
     "check_choice",
     "check_finite",
     "check_floating",
+    "check_indices",
     "check_int",
     "check_positive",
     "check_probability",
@@ -88,6 +89,20 @@ def check_trailing_shape(
     expected = tuple(expected)
     if tensor.ndim != len(expected) + 1 or tuple(tensor.shape[1:]) != expected:
         raise ValueError(f"{name} must have shape {shape}, got shape {tuple(tensor.shape)}")
+
+
+def check_indices(value: object, name: str, stop: int, what: str = "indices") -> torch.Tensor:
+    """An ``int32``/``int64`` tensor (what an embedding lookup takes) with every entry
+    in ``[0, stop)``; ``what`` says what the entries are in the message."""
+    tensor = check_tensor(value, name)
+    if tensor.dtype not in (torch.int32, torch.int64):
+        raise TypeError(f"{name} must be an int64 or int32 tensor of {what}, got {tensor.dtype}")
+    if tensor.numel() and not bool(((tensor >= 0) & (tensor < stop)).all()):
+        raise ValueError(
+            f"{name} must hold {what} in [0, {stop}), got values from "
+            f"{int(tensor.min())} to {int(tensor.max())}"
+        )
+    return tensor
 
 
 def check_positive(value: float, name: str, *, allow_zero: bool = False) -> float:

@@ -26,6 +26,7 @@ FILES = (
     "tests/fuzz/test_ham_inputs.py",
     "tests/fuzz/test_coverage.py",
     "tests/fuzz/test_image_models.py",
+    "tests/fuzz/test_task_networks.py",
     "tests/nn/test_layer_inputs.py",
     "tests/experiments/test_cli_errors.py",
 )

@@ -1,5 +1,6 @@
-"""The fuzz suite covers every public memory of the registry and every public layer,
-and fuzzes the layers that take token ids (the GAM and baseline language models).
+"""The fuzz suite covers every public memory of the registry, every public layer and
+every public network of :mod:`hopfield.tasks`, and fuzzes the layers that take token
+ids (the GAM and baseline language models).
 
 The layers that take ``(B, L, E)`` tensors are fuzzed by ``tests/nn/test_layer_inputs.py``
 (one input policy for all layers); this module checks that its table, together with
@@ -25,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_memories import NAMES as VECTOR_MEMORIES
 from test_structured_memories import CALLS as STRUCTURED_CALLS
+from test_task_networks import NETWORKS as TASK_NETWORKS
 from torch import nn
 
 from hopfield.models import registry
@@ -73,6 +75,25 @@ def test_every_public_layer_is_fuzzed() -> None:
     public = _public_modules("hopfield.nn") | _public_modules("hopfield.compat.hflayers")
     missing = sorted(cls.__qualname__ for cls in public - reached)
     assert not missing, f"layers without fuzz cases: {missing}"
+
+
+FUZZED_ELSEWHERE = {
+    "AssociativeMemoryBuffer": ("test_direct_memories.py", "AssociativeMemoryBuffer"),
+    "ClAM": ("test_direct_memories.py", "ClAM"),
+    "DenseAMClassifier": ("test_estimator_inputs.py", "HopfieldClassifier"),  # its model_
+}
+"""Task modules fuzzed as memories or estimators: the file, and the name it calls."""
+
+
+def test_every_public_task_network_is_fuzzed() -> None:
+    reached: set[str] = set(FUZZED_ELSEWHERE)
+    for factory in TASK_NETWORKS.values():
+        reached |= {type(module).__qualname__ for module in factory().modules()}
+    for file, called in FUZZED_ELSEWHERE.values():
+        assert called in (Path(__file__).parent / file).read_text(), (file, called)
+    public = {cls.__qualname__ for cls in _public_modules("hopfield.tasks")}
+    missing = sorted(public - reached)
+    assert not missing, f"task networks without fuzz cases: {missing}"
 
 
 ID_DTYPES = (torch.int64, torch.int32, torch.int16, torch.uint8, torch.bool, torch.float32,

@@ -24,12 +24,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from hopfield._validation import (
-    cast_finite,
+    check_finite,
+    check_indices,
     check_int,
     check_positive,
     check_rank,
     check_tensor,
     check_trailing_shape,
+    floating_in_dtype,
 )
 from hopfield.tasks.memory_buffer import AssociativeMemoryBuffer
 
@@ -74,7 +76,8 @@ class ObservationAutoencoder(nn.Module):
         dim = self.observation_dim
         check_trailing_shape(observations, "observations", (dim,), f"(B, {dim})")
         weight = next(self.decoder.parameters())
-        return cast_finite(observations, "observations", weight.dtype, weight.device)
+        tensor = floating_in_dtype(observations, "observations", weight.dtype)
+        return check_finite(tensor, "observations")
 
     def encode(self, observations: torch.Tensor) -> torch.Tensor:
         """Unit-norm latents ``z`` ``(B, latent_dim)``."""
@@ -87,8 +90,11 @@ class ObservationAutoencoder(nn.Module):
         return result
 
     def reconstruction_loss(self, observations: torch.Tensor) -> torch.Tensor:
-        """``mean ‖ô − o‖² / D_o``."""
-        return F.mse_loss(self(observations), self._check(observations))
+        """``mean ‖ô − o‖² / D_o`` (over at least one row)."""
+        data = self._check(observations)
+        if data.shape[0] == 0:
+            raise ValueError("observations must hold at least one row for a loss")
+        return F.mse_loss(self(data), data)
 
     def fit(
         self,
@@ -236,7 +242,13 @@ class BufferedDecisionTransformer(nn.Module):
         """Action logits ``(B, K, num_actions)`` for a window: returns-to-go ``(B, K)``,
         observations ``(B, K, D_o)``, actions ``(B, K)`` (``num_actions`` = unknown),
         timesteps ``(B, K)`` in ``[0, H]`` and ``valid`` ``(B, K)`` bool (``False`` on
-        left padding)."""
+        left padding).
+
+        Returns-to-go and observations are real floating tensors cast to the policy's
+        dtype; actions and timesteps int64/int32 ids in range; ``valid`` bool. Any other
+        dtype raises ``TypeError``, a wrong shape, NaN/±inf (after the cast) or an id
+        out of range ``ValueError``, each naming the argument; ``B = 0`` gives an empty
+        result."""
         check_tensor(observations, "observations")
         check_rank(observations, "observations", 3, f"(B, K, {self.observation_dim})")
         batch, steps, dim = observations.shape
@@ -257,19 +269,25 @@ class BufferedDecisionTransformer(nn.Module):
                     f"{name} must have shape ({batch}, {steps}), got {tuple(tensor.shape)}"
                 )
         weight = self.head.weight
+        obs = floating_in_dtype(observations, "observations", weight.dtype)
+        rtg = floating_in_dtype(returns_to_go, "returns_to_go", weight.dtype)
+        obs, rtg = check_finite(obs, "observations"), check_finite(rtg, "returns_to_go")
+        unknown = f"action ids ({self.num_actions}: unknown)"
+        check_indices(actions, "actions", self.num_actions + 1, unknown)
+        check_indices(timesteps, "timesteps", self.horizon + 1, "steps of the horizon")
+        if valid.dtype != torch.bool:
+            raise TypeError(f"valid must be a bool tensor, got {valid.dtype}")
         if batch == 0:
             return weight.new_zeros(0, steps, self.num_actions)
-        obs = cast_finite(observations, "observations", weight.dtype, weight.device)
-        rtg = cast_finite(returns_to_go, "returns_to_go", weight.dtype, weight.device)
-        time = self.time_embedding(timesteps.clamp(0, self.horizon))
+        time = self.time_embedding(timesteps)
         tokens_r = self.return_embedding(rtg[..., None] / self.horizon) + time
         tokens_o = self.observation_embedding(obs) + time
         if self.read_embedding is not None:
             read = self.read_buffer(obs.reshape(batch * steps, dim))
             tokens_o = tokens_o + self.read_embedding(read).reshape(batch, steps, -1)
-        tokens_a = self.action_embedding(actions.clamp(0, self.num_actions)) + time
+        tokens_a = self.action_embedding(actions) + time
         tokens = torch.stack([tokens_r, tokens_o, tokens_a], dim=2).reshape(batch, 3 * steps, -1)
-        hidden = self.backbone(tokens, mask=self._attention_mask(valid.bool()))
+        hidden = self.backbone(tokens, mask=self._attention_mask(valid))
         return self.head(self.norm(hidden[:, 1::3]))
 
     def loss(
@@ -280,7 +298,10 @@ class BufferedDecisionTransformer(nn.Module):
         timesteps: torch.Tensor,
         valid: torch.Tensor,
     ) -> torch.Tensor:
-        """Behaviour-cloning cross-entropy ``−mean log π(a_t | window)`` over valid steps."""
+        """Behaviour-cloning cross-entropy ``−mean log π(a_t | window)`` over valid steps
+        (their actions must be known: ``< num_actions``)."""
         logits = self(returns_to_go, observations, actions, timesteps, valid)
-        keep = valid.bool()
-        return F.cross_entropy(logits[keep], actions[keep])
+        if not bool(valid.any()):
+            raise ValueError("valid must mark at least one step for a loss")
+        targets = check_indices(actions[valid], "actions", self.num_actions, "known action ids")
+        return F.cross_entropy(logits[valid], targets)

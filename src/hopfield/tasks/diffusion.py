@@ -60,6 +60,8 @@ from hopfield._validation import (
     check_int,
     check_positive,
     check_rank,
+    check_trailing_shape,
+    floating_in_dtype,
 )
 from hopfield.ops.streaming import lse_partials, lse_retrieve
 
@@ -245,8 +247,41 @@ class ScoreNetwork(nn.Module):
             layers.append(nn.Linear(width, dim))
             self.net = nn.Sequential(*layers)
 
-    def denoise(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Denoiser ``D_θ(x, σ(t))`` ``(B, D)``; ``t`` ``(B,)`` in ``[0, 1]``."""
+    def _inputs(self, x: object, t: object) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` cast to the network's dtype and checked ``(B, D)``; ``t`` (a real number,
+        or a real tensor ``()`` or ``(B,)``) as ``(B,)`` times whose ``σ(t)²`` is finite
+        and positive in that dtype. Errors name ``x`` or ``t``."""
+        states = floating_in_dtype(x, "x", self.frequencies.dtype)
+        check_trailing_shape(states, "x", (self.dim,), f"(B, {self.dim})")
+        if isinstance(t, torch.Tensor):
+            times = check_floating(t, "t")
+            batch = states.shape[0]
+            if times.ndim > 1 or (times.ndim == 1 and times.shape[0] not in (1, batch)):
+                raise ValueError(
+                    f"t must be a number or have shape ({batch},), got {tuple(times.shape)}"
+                )
+        elif isinstance(t, bool) or not isinstance(t, int | float):
+            raise TypeError(f"t must be a real number or a tensor, got {type(t).__name__}")
+        else:
+            times = torch.tensor(float(t), dtype=torch.float64)
+        times = times.to(device=states.device, dtype=states.dtype)
+        variance = self.sde.sigma(times).to(states.dtype).square()
+        if not bool((torch.isfinite(variance) & (variance > 0)).all()):
+            raise ValueError(
+                f"t must give a noise level σ(t) with σ(t)² finite and > 0 in {states.dtype} "
+                "(t in [0, 1] does); got NaN, inf or a t far outside [0, 1]"
+            )
+        return states, times.expand(states.shape[0])
+
+    def denoise(self, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+        """Denoiser ``D_θ(x, σ(t))`` ``(B, D)``; ``t`` a float or ``(B,)`` in ``[0, 1]``.
+
+        Inputs follow the network's dtype (float16/bfloat16/float64 ``x`` is cast to
+        it); complex, integer or bool ``x``/``t`` raise ``TypeError``, a wrong shape or
+        NaN/±inf ``t`` ``ValueError``, each naming the argument; NaN/±inf in ``x``
+        propagate to the rows they are in; an empty batch gives an empty result.
+        """
+        x, t = self._inputs(x, t)
         sigma = self.sde.sigma(t).to(x.dtype)[:, None]
         var = sigma.square() + self.sigma_data**2
         angles = 2 * math.pi * t.to(x.dtype)[:, None] * self.frequencies.to(x.dtype)
@@ -258,8 +293,9 @@ class ScoreNetwork(nn.Module):
         return c_skip * x + c_out * self.net(features)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
-        """Score ``s_θ(x, t)`` ``(B, D)``; ``t`` a float or ``(B,)``."""
-        times = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(x.shape[0])
+        """Score ``s_θ(x, t)`` ``(B, D)``; ``t`` a float or ``(B,)`` (inputs checked as
+        in :meth:`denoise`)."""
+        x, times = self._inputs(x, t)
         sigma = self.sde.sigma(times).to(x.dtype)[:, None]
         return (self.denoise(x, times) - x) / sigma.square()
 

@@ -33,7 +33,19 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from hopfield._validation import cast_finite, check_positive, check_rank, check_tensor
+from hopfield._validation import (
+    cast_finite,
+    check_finite,
+    check_floating,
+    check_indices,
+    check_int,
+    check_positive,
+    check_rank,
+    check_tensor,
+    check_trailing_shape,
+    floating_in_dtype,
+)
+from hopfield.nn.inputs import module_dtype
 
 __all__ = ["AssociativeMemoryBuffer", "BufferedPolicy", "rbf_features"]
 
@@ -159,8 +171,7 @@ class BufferedPolicy(nn.Module):
             ("num_actions", num_actions),
             ("hidden", hidden),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int ≥ 1, got {value!r}")
+            check_int(value, name)
         if buffer is not None and encoder is None:
             raise ValueError("encoder must be given with a buffer")
         self.input_dim = input_dim
@@ -179,24 +190,45 @@ class BufferedPolicy(nn.Module):
 
     def forward(self, inputs: torch.Tensor, observations: torch.Tensor) -> torch.Tensor:
         """Action logits ``(B, num_actions)`` from ``inputs = [R_t/H, o_t]`` ``(B, input_dim)``
-        and raw observations ``(B, D_o)`` (used to query the buffer)."""
-        check_tensor(inputs, "inputs")
-        check_rank(inputs, "inputs", 2, f"(B, {self.input_dim})")
-        if inputs.shape[1] != self.input_dim:
-            raise ValueError(
-                f"inputs must have shape (B, {self.input_dim}), got {tuple(inputs.shape)}"
-            )
-        hidden = self.input_layer(inputs)
+        and raw observations ``(B, …)`` (used only to query the buffer, through ``encoder``).
+
+        Both are real floating tensors, cast to the dtype of the layer (``inputs``) or
+        of the encoder (``observations``); complex, integer or bool raise ``TypeError``,
+        a wrong shape or batch size and NaN/±inf (after the cast) ``ValueError``, each
+        naming the argument. An empty batch gives an empty result."""
+        weight = self.input_layer.weight
+        values = floating_in_dtype(inputs, "inputs", weight.dtype)
+        check_trailing_shape(values, "inputs", (self.input_dim,), f"(B, {self.input_dim})")
+        hidden = self.input_layer(check_finite(values, "inputs"))
         if self.buffer is not None and self.encoder is not None and self.buffer_layer is not None:
-            query = self.encoder(observations)
+            query = self.encoder(self._observations(observations, values.shape[0]))
             similarity = self.buffer.similarities(query)
             retrieved = torch.softmax(self.buffer.beta * similarity, dim=1) @ self.buffer.values
             confidence = similarity.max(dim=1, keepdim=True).values
             hidden = hidden + self.buffer_layer(torch.cat([retrieved, confidence], dim=1))
         return self.head(hidden)
 
+    def _observations(self, observations: object, batch: int) -> torch.Tensor:
+        tensor = check_floating(observations, "observations")
+        if tensor.ndim < 2 or tensor.shape[0] != batch:
+            raise ValueError(
+                f"observations must have shape ({batch}, D_o) like inputs, "
+                f"got {tuple(tensor.shape)}"
+            )
+        dtype = None if self.encoder is None else module_dtype(self.encoder)
+        return check_finite(floating_in_dtype(tensor, "observations", dtype), "observations")
+
     def loss(
         self, inputs: torch.Tensor, observations: torch.Tensor, actions: torch.Tensor
     ) -> torch.Tensor:
-        """Behaviour-cloning cross-entropy ``−mean log π(a_t | R_t, o_t)``."""
-        return F.cross_entropy(self(inputs, observations), actions)
+        """Behaviour-cloning cross-entropy ``−mean log π(a_t | R_t, o_t)``; ``actions``
+        ``(B,)`` int64/int32 ids in ``[0, num_actions)``."""
+        logits = self(inputs, observations)
+        if logits.shape[0] == 0:
+            raise ValueError("inputs must hold at least one row for a loss")
+        check_indices(actions, "actions", self.num_actions, "action ids")
+        if tuple(actions.shape) != (logits.shape[0],):
+            raise ValueError(
+                f"actions must have shape ({logits.shape[0]},), got {tuple(actions.shape)}"
+            )
+        return F.cross_entropy(logits, actions)
