@@ -4,6 +4,7 @@ validation, and gradients through unrolled steps."""
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from descent_checks import checked_descend
 from hopfield.core import (
     HAM,
     BiasSynapse,
@@ -27,6 +29,7 @@ from hopfield.core import (
     Sigmoid,
     SphericalNorm,
     Tanh,
+    UnboundedEnergyWarning,
     descend,
 )
 from hopfield.core.lagrangian_base import Lagrangian
@@ -104,7 +107,7 @@ def _check_guard_never_raises_energy(data: st.DataObject) -> None:
         gen = torch.Generator().manual_seed(seed + 1)
         clamp = {first: torch.rand(xs[first].shape, generator=gen) < 0.5}
     with torch.set_grad_enabled(data.draw(st.booleans())):
-        result = descend(ham, xs, steps=steps, step_size=step_size, clamp=clamp)
+        result = checked_descend(ham, xs, steps=steps, step_size=step_size, clamp=clamp)
     trace = result.energies.detach()
     assert trace.shape == (steps + 1, xs[next(iter(xs))].shape[0])
     assert bool((trace[1:] <= trace[:-1]).all()), f"energy rose: {trace}"
@@ -166,8 +169,8 @@ def test_guard_rejects_steps_that_plain_euler_takes_uphill() -> None:
     (ham,) = (_quadratic_ham(),)
     xs = _start(ham)
     with torch.no_grad():
-        plain = descend(ham, xs, steps=5, step_size=3.0, guard=False)
-        guarded = descend(ham, xs, steps=5, step_size=3.0)
+        plain = checked_descend(ham, xs, steps=5, step_size=3.0, guard=False)
+        guarded = checked_descend(ham, xs, steps=5, step_size=3.0)
     assert bool((plain.energies[1:] > plain.energies[:-1]).any())  # the guard is needed here
     assert plain.rejections == 0
     assert bool((guarded.energies[1:] <= guarded.energies[:-1]).all())
@@ -183,9 +186,10 @@ def test_guard_is_per_sample() -> None:
     ham = _quadratic_ham()
     xs = _start(ham, batch=5)
     with torch.no_grad():
-        batched = descend(ham, xs, steps=4, step_size=2.0)
+        batched = checked_descend(ham, xs, steps=4, step_size=2.0)
         for b in range(5):
-            single = descend(ham, {k: v[b : b + 1] for k, v in xs.items()}, steps=4, step_size=2.0)
+            one = {k: v[b : b + 1] for k, v in xs.items()}
+            single = checked_descend(ham, one, steps=4, step_size=2.0)
             torch.testing.assert_close(single.step_sizes[:, 0], batched.step_sizes[:, b])
             for name in xs:
                 torch.testing.assert_close(single.states[name][0], batched.states[name][b])
@@ -198,7 +202,7 @@ def test_unguarded_step_is_explicit_euler_with_per_layer_tau() -> None:
     ham.layer("h").tau = 0.5
     xs = _start(ham)
     grads = ham.grad(xs)
-    result = descend(ham, xs, steps=1, step_size=0.2, guard=False)
+    result = checked_descend(ham, xs, steps=1, step_size=0.2, guard=False)
     torch.testing.assert_close(result.states["v"], xs["v"] - 0.2 / 4.0 * grads["v"])
     torch.testing.assert_close(result.states["h"], xs["h"] - 0.2 / 0.5 * grads["h"])
     torch.testing.assert_close(result.energies[1], ham.energy(result.states))
@@ -209,7 +213,7 @@ def test_halvings_exhausted_leave_the_sample_in_place() -> None:
     ham = _quadratic_ham(scale=5.0)
     xs = _start(ham)
     with torch.no_grad():
-        result = descend(ham, xs, steps=1, step_size=1e6, max_halvings=0)
+        result = checked_descend(ham, xs, steps=1, step_size=1e6, max_halvings=0)
     assert result.rejections == 4
     assert torch.equal(result.step_sizes, torch.zeros(1, 4, dtype=torch.float64))
     for name in xs:
@@ -222,7 +226,7 @@ def test_clamped_entries_and_layers_never_move() -> None:
     xs = _start(ham)
     mask = torch.tensor([True, False, True, False])
     for clamp in ({"v": mask}, {"v": mask.expand(4, 4).clone()}, {"h": True}, ["h"], {"h"}):
-        result = descend(ham, xs, steps=6, step_size=0.5, clamp=clamp)
+        result = checked_descend(ham, xs, steps=6, step_size=0.5, clamp=clamp)
         v, h = result.states["v"].detach(), result.states["h"].detach()
         if "v" in clamp:
             assert torch.equal(v[:, mask], xs["v"][:, mask])
@@ -236,7 +240,7 @@ def test_clamped_entries_and_layers_never_move() -> None:
 def test_tolerance_stops_early_and_reports_convergence() -> None:
     ham = _quadratic_ham(scale=0.3)
     xs = _start(ham)
-    result = descend(ham, xs, steps=500, step_size=0.5, tol=1e-6)
+    result = checked_descend(ham, xs, steps=500, step_size=0.5, tol=1e-6)
     assert isinstance(result, DescentResult)
     assert 1 < result.steps < 500
     assert bool(result.converged.all())
@@ -244,14 +248,14 @@ def test_tolerance_stops_early_and_reports_convergence() -> None:
     assert result.step_sizes.shape == (result.steps, 4)
     grads = ham.grad(result.states)  # a fixed point: ∂E/∂ĝ ≈ 0
     assert max(float(g.detach().abs().max()) for g in grads.values()) < 1e-4
-    no_tol = descend(ham, xs, steps=3, step_size=0.5)
+    no_tol = checked_descend(ham, xs, steps=3, step_size=0.5)
     assert no_tol.steps == 3 and not bool(no_tol.converged.any())
 
 
 def test_zero_steps_returns_initial_states() -> None:
     ham = _quadratic_ham()
     xs = _start(ham)
-    result = descend(ham, xs, steps=0)
+    result = checked_descend(ham, xs, steps=0)
     assert result.steps == 0 and result.rejections == 0
     assert result.energies.shape == (1, 4) and result.step_sizes.shape == (0, 4)
     assert all(torch.equal(result.states[k], xs[k]) for k in xs)
@@ -261,7 +265,8 @@ def test_inputs_are_not_modified() -> None:
     ham = _quadratic_ham()
     xs = _start(ham)
     copies = {k: v.clone() for k, v in xs.items()}
-    descend(ham, xs, steps=3, step_size=2.0, clamp={"v": torch.tensor([True, False, True, False])})
+    clamp = {"v": torch.tensor([True, False, True, False])}
+    checked_descend(ham, xs, steps=3, step_size=2.0, clamp=clamp)
     assert all(torch.equal(xs[k], copies[k]) for k in xs)
 
 
@@ -290,15 +295,15 @@ def test_inputs_are_not_modified() -> None:
 def test_descend_validation(kwargs, error, match) -> None:  # type: ignore[no-untyped-def]
     ham = _quadratic_ham()
     with pytest.raises(error, match=match):
-        descend(ham, _start(ham), **kwargs)
+        checked_descend(ham, _start(ham), **kwargs)
 
 
 def test_descend_validates_ham_and_states() -> None:
     ham = _quadratic_ham()
     with pytest.raises(TypeError, match="ham must be a HAM"):
-        descend(torch.nn.Linear(2, 2), _start(ham), steps=1)  # type: ignore[arg-type]
+        checked_descend(torch.nn.Linear(2, 2), _start(ham), steps=1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"xs\['h'\] must have shape \(B, 3\)"):
-        descend(ham, {"v": torch.zeros(2, 4), "h": torch.zeros(2, 4)}, steps=1)
+        checked_descend(ham, {"v": torch.zeros(2, 4), "h": torch.zeros(2, 4)}, steps=1)
 
 
 def _learnable_ham() -> HAM:
@@ -317,7 +322,7 @@ def _learnable_ham() -> HAM:
 
 
 def _loss(ham: HAM, xs: dict[str, torch.Tensor], guard: bool) -> torch.Tensor:
-    result = descend(ham, xs, steps=3, step_size=0.3, guard=guard)
+    result = checked_descend(ham, xs, steps=3, step_size=0.3, guard=guard)
     acts = ham.activations(result.states)
     return acts["v"].sin().sum() + acts["c"].square().sum() + 0.1 * result.final_energy.sum()
 
@@ -384,7 +389,7 @@ def test_rise_within_rounding_noise_is_rejected_without_halving(
     (here: the same rise on top of a 1e13 offset) is rejected once, without halving."""
     ham = HAM({"v": Neurons(4, Identity())}, {"up": _UphillSynapse(offset)}, [(("v",), "up")])
     xs = {"v": torch.zeros(3, 4, dtype=torch.float64)}
-    result = descend(ham, xs, steps=1, step_size=0.1, max_halvings=5)
+    result = checked_descend(ham, xs, steps=1, step_size=0.1, max_halvings=5)
     assert result.rejections == 3 * trials_per_sample
     assert torch.equal(result.states["v"], xs["v"])
     assert torch.equal(result.step_sizes, torch.zeros(1, 3, dtype=torch.float64))
@@ -404,7 +409,7 @@ def test_energy_unbounded_below_is_flagged_and_held_at_a_finite_state(dtype: tor
     ham = _unbounded_ham(dtype)
     xs = {"v": torch.tensor([[1.0, -0.5, 0.3], [0.0, 0.0, 0.0]], dtype=dtype)}  # 0: a fixed point
     with torch.no_grad():
-        result = descend(ham, xs, steps=300, step_size=0.1)
+        result = checked_descend(ham, xs, steps=300, step_size=0.1)
     assert result.unbounded.tolist() == [True, False]
     assert bool(torch.isfinite(result.energies).all())
     assert bool((result.energies[1:] <= result.energies[:-1]).all())
@@ -414,10 +419,30 @@ def test_energy_unbounded_below_is_flagged_and_held_at_a_finite_state(dtype: tor
     assert float(result.energies[-1, 0]) < -1e30
 
 
+@pytest.mark.parametrize("guard", [True, False])
+def test_an_unbounded_energy_gives_one_warning_per_call_naming_the_samples(guard: bool) -> None:
+    ham = _unbounded_ham(torch.float32)
+    xs = {"v": torch.tensor([[1.0, -0.5, 0.3], [0.0, 0.0, 0.0], [0.2, 0.1, -1.0]])}
+    fate = "held them at their last finite state" if guard else "left them at the overflowed"
+    with pytest.warns(UnboundedEnergyWarning) as caught:
+        result = descend(ham, xs, steps=300, step_size=0.1, guard=guard)
+    assert result.unbounded.tolist() == [True, False, True]
+    assert len(caught) == 1  # once per call, not once per step or per sample
+    message = str(caught[0].message)
+    assert message.startswith("2 of 3 samples reached an energy of -inf")
+    assert "unbounded below" in message and fate in message
+    assert issubclass(UnboundedEnergyWarning, RuntimeWarning)
+    assert caught[0].filename == __file__  # attributed to the caller of descend
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnboundedEnergyWarning)
+        bounded = descend(ham, {"v": xs["v"][1:2]}, steps=300, step_size=0.1, guard=guard)
+    assert not bool(bounded.unbounded.any())
+
+
 def test_unguarded_descent_flags_an_energy_that_reached_minus_inf() -> None:
     ham = _unbounded_ham(torch.float32)
     xs = {"v": torch.tensor([[1.0, -0.5, 0.3], [0.0, 0.0, 0.0]])}
-    result = descend(ham, xs, steps=100, step_size=0.1, guard=False)
+    result = checked_descend(ham, xs, steps=100, step_size=0.1, guard=False)
     assert result.unbounded.tolist() == [True, False]
 
 
@@ -443,7 +468,7 @@ def test_non_finite_trial_energy_is_halved_not_accepted(value: float) -> None:
 
     ham = HAM({"v": Neurons(2, Identity())}, {"c": Cliff()}, [(("v",), "c")]).double()
     xs = {"v": torch.zeros(1, 2, dtype=torch.float64)}
-    result = descend(ham, xs, steps=1, step_size=1.0)  # full step: Σx = 2, past the cliff
+    result = checked_descend(ham, xs, steps=1, step_size=1.0)  # full step: Σx = 2, past the cliff
     assert bool(torch.isfinite(result.energies).all())
     assert 0 < float(result.step_sizes[0, 0]) < 1.0
     assert result.rejections >= 1
@@ -453,7 +478,7 @@ def test_non_finite_trial_energy_is_halved_not_accepted(value: float) -> None:
 def test_empty_batch_descends_to_an_empty_result() -> None:
     ham = _quadratic_ham()
     xs = {"v": torch.zeros(0, 4, dtype=torch.float64), "h": torch.zeros(0, 3, dtype=torch.float64)}
-    result = descend(ham, xs, steps=3)
+    result = checked_descend(ham, xs, steps=3)
     assert result.energies.shape == (4, 0) and result.step_sizes.shape == (3, 0)
     assert result.states["v"].shape == (0, 4) and result.unbounded.shape == (0,)
 
@@ -461,7 +486,7 @@ def test_empty_batch_descends_to_an_empty_result() -> None:
 def test_states_of_another_dtype_are_cast_to_the_ham_dtype() -> None:
     ham = _quadratic_ham()  # float64
     xs = {name: x.float() for name, x in _start(ham).items()}
-    result = descend(ham, xs, steps=2)
+    result = checked_descend(ham, xs, steps=2)
     assert result.states["v"].dtype == torch.float64
-    expected = descend(ham, {name: x.double() for name, x in xs.items()}, steps=2)
+    expected = checked_descend(ham, {name: x.double() for name, x in xs.items()}, steps=2)
     torch.testing.assert_close(result.energies, expected.energies)

@@ -31,6 +31,7 @@ from fuzz_inputs import DTYPES, FLOATS, KINDS, Draw, make_tensor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from descent_checks import checked_descend
 from hopfield.core import (
     HAM,
     BiasSynapse,
@@ -53,7 +54,6 @@ from hopfield.core import (
     Softmax,
     SphericalNorm,
     Tanh,
-    descend,
 )
 from hopfield.core.lagrangian_base import Lagrangian
 from hopfield.core.synapses import Synapse
@@ -266,7 +266,7 @@ def check_ham(
     reason = state_reason(ham, fault, used)
     try:
         with torch.set_grad_enabled(grad):  # without autograd: the fast paths
-            result = descend(ham, xs, steps=3, step_size=step_size)
+            result = checked_descend(ham, xs, steps=3, step_size=step_size)
     except (ValueError, TypeError) as error:
         assert reason is not None or undefined(error, used), f"descend: {error!r}"
         assert_named(error, ("xs",))
@@ -335,9 +335,9 @@ def test_descend_schedule_arguments(
     options: dict[str, Any] = {"steps": 3, "step_size": 0.5, argument: value}
     if not good:
         with pytest.raises((ValueError, TypeError), match=argument):
-            descend(ham, xs, **options)
+            checked_descend(ham, xs, **options)
         return
-    result = descend(ham, xs, **options)
+    result = checked_descend(ham, xs, **options)
     if options.get("guard", True):
         check_descent(result, ham, xs, options["steps"])
 
@@ -353,7 +353,7 @@ def test_energy_unbounded_below_is_reported_and_held(dtype: torch.dtype) -> None
         [(("v",), "m")],
     ).to(dtype)
     xs = {"v": ham.synapse("m").memories.detach().clone() * 50}
-    result = descend(ham, xs, steps=40, step_size=10.0)
+    result = checked_descend(ham, xs, steps=40, step_size=10.0)
     check_descent(result, ham, xs, 40)
     assert bool(result.unbounded.all()), result.energies[-1]
     assert math.isfinite(float(result.final_energy.detach().min()))
@@ -368,9 +368,9 @@ def test_state_dtypes(ham_dtype: torch.dtype, dtype: torch.dtype) -> None:
     xs = {name: x.to(dtype) for name, x in xs.items()}
     if dtype not in FLOATS:
         with pytest.raises(TypeError, match=r"xs\['v'\]"):
-            descend(ham, xs, steps=1)
+            checked_descend(ham, xs, steps=1)
         return
-    result = descend(ham, xs, steps=2)
+    result = checked_descend(ham, xs, steps=2)
     assert all(x.dtype == ham_dtype for x in result.states.values())
     check_descent(result, ham, {n: x.to(ham_dtype) for n, x in xs.items()}, 2)
 
@@ -385,7 +385,7 @@ def test_a_step_beyond_the_states_dtype_is_held_not_a_crash(
     ham = HAM({"v": Neurons(3, Tanh())}, {}, [])
     xs = {"v": torch.randn(2, 3, generator=torch.Generator().manual_seed(0)).to(dtype)}
     with torch.no_grad():
-        result = descend(ham, xs, steps=2, step_size=step_size)
+        result = checked_descend(ham, xs, steps=2, step_size=step_size)
     check_descent(result, ham, xs, 2)
 
 
@@ -406,9 +406,9 @@ def test_an_overflowing_activation_is_an_undefined_energy_not_nan() -> None:
     for call in (
         ham.energy,
         lambda s: ham.energy_and_grad(s)[0],
-        lambda s: descend(ham, s, steps=2),
+        lambda s: checked_descend(ham, s, steps=2),
     ):
         with pytest.raises(ValueError, match=r"xs gives an undefined \(NaN\) energy"):
             call(xs)
     xs["b"] = torch.tensor([[0.5]], dtype=torch.float64)
-    check_descent(descend(ham, xs, steps=2), ham, xs, 2)
+    check_descent(checked_descend(ham, xs, steps=2), ham, xs, 2)

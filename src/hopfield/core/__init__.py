@@ -7,7 +7,7 @@ the layers it joins; a :class:`HAM` sums them; :func:`descend` integrates
 "Modern Methods in Associative Memory", ch. HAMUX; Krotov & Hopfield 2021).
 """
 
-from hopfield.core.dynamics import DescentResult, descend
+from hopfield.core.dynamics import DescentResult, UnboundedEnergyWarning, descend
 from hopfield.core.graph import HAM
 from hopfield.core.lagrangian_base import Lagrangian
 from hopfield.core.lagrangians import (
@@ -67,5 +67,6 @@ __all__ = [
     "SphericalNorm",
     "Synapse",
     "Tanh",
+    "UnboundedEnergyWarning",
     "descend",
 ]

@@ -17,7 +17,10 @@ energy that outgrows the neurons' energies) drives its states to ever larger val
 until the energy overflows to −inf. A trial step whose energy is −inf is rejected
 like any non-finite one, and the sample is flagged in ``DescentResult.unbounded`` and
 held at its last finite state for the rest of the run (it is not retried: the
-energy has no minimum to descend to).
+energy has no minimum to descend to). :func:`descend` then issues one
+:class:`UnboundedEnergyWarning` (a ``RuntimeWarning``) per call, saying how many
+samples reached −inf and why. The guard itself lives in
+:mod:`hopfield.core.descent_guard`.
 """
 
 from __future__ import annotations
@@ -29,9 +32,20 @@ import torch
 
 from hopfield._validation import check_int, check_positive
 from hopfield.core import memory_span
+from hopfield.core.descent_guard import (
+    ROUNDING_ULPS,
+    Moves,
+    Point,
+    UnboundedEnergyWarning,
+    evaluate,
+    guarded_search,
+    guarded_step,
+    max_abs_move,
+    warn_unbounded,
+)
 from hopfield.core.graph import HAM, check_energy_defined
 
-__all__ = ["ROUNDING_ULPS", "DescentResult", "descend"]
+__all__ = ["ROUNDING_ULPS", "DescentResult", "UnboundedEnergyWarning", "descend"]
 
 States = dict[str, torch.Tensor]
 
@@ -106,210 +120,6 @@ def _check_clamp(
     return masks
 
 
-@dataclass
-class _Point:
-    """A state of the descent with everything the next step needs."""
-
-    states: States
-    gs: States
-    energy: torch.Tensor
-    grads: States | None  # ∂E/∂ĝ, None when only the energy was evaluated
-
-
-def _evaluate(ham: HAM, states: States, *, with_grads: bool) -> _Point:
-    """Activations, total energy and (optionally, fused) ``∂E/∂ĝ`` at ``states``."""
-    gs, neuron_energy = ham._activations_and_energy(states)
-    if with_grads:
-        energy, grads = ham._synapses_energy_and_grad(states, gs, neuron_energy)
-        return _Point(states, gs, energy, grads)
-    return _Point(states, gs, ham._energy(states, gs), None)
-
-
-@dataclass
-class _Moves:
-    """The Euler increments ``−(η/τ_l) ∂E/∂ĝ_l`` (zero on clamped entries), formed on
-    demand: the common full step ``x − (η/τ) ∂E/∂ĝ`` is one fused ``add``."""
-
-    ham: HAM
-    grads: States
-    step_size: float
-    clamp: Mapping[str, torch.Tensor]
-
-    def rate(self, name: str) -> float:
-        return -self.step_size / self.ham.layer(name).tau
-
-    def of(self, rows: torch.Tensor | None = None) -> States:
-        """The increments of every sample, or of the samples ``rows``."""
-        grads = self.grads if rows is None else _rows(self.grads, rows)
-        moves = {}
-        for name, grad in grads.items():
-            move = grad * self.rate(name)
-            if name in self.clamp:
-                mask = self.clamp[name]
-                if rows is not None and mask.ndim == move.ndim and mask.shape[0] > 1:
-                    mask = mask.index_select(0, rows)
-                move = torch.where(mask, torch.zeros_like(move), move)
-            moves[name] = move
-        return moves
-
-    def step(self, xs: States, scale: torch.Tensor, whole: bool) -> States:
-        """``x + scale_b · move``; ``whole`` (every scale is 1) takes the fused path."""
-        if whole and not self.clamp and self._rates_fit(xs):
-            return {
-                name: torch.add(x, self.grads[name], alpha=self.rate(name))
-                for name, x in xs.items()
-            }
-        return _apply(xs, self.of(), scale)
-
-    def _rates_fit(self, xs: States) -> bool:
-        """``add``'s ``alpha = η/τ`` must be representable in each state's dtype
-        (float16: 65504); otherwise the unfused path multiplies in the grads' dtype."""
-        return all(abs(self.rate(n)) <= torch.finfo(x.dtype).max for n, x in xs.items())
-
-
-def _apply(xs: States, moves: States, scale: torch.Tensor) -> States:
-    """``x + scale_b · move`` per sample; ``scale`` has shape ``(B,)``."""
-    out = {}
-    for name, x in xs.items():
-        s = scale.reshape(-1, *([1] * (x.ndim - 1))).to(x.dtype)
-        out[name] = x + s * moves[name]
-    return out
-
-
-#: A trial whose energy rises by at most this many ulps of ``|E|`` is rejected without
-#: halving: the change is rounding noise, and a smaller step cannot resolve it.
-ROUNDING_ULPS = 32
-
-
-def _rows(values: States, rows: torch.Tensor) -> States:
-    return {name: v.index_select(0, rows) for name, v in values.items()}
-
-
-def _put_rows(target: _Point, rows: torch.Tensor, source: _Point) -> _Point:
-    """``target`` with its samples ``rows`` replaced by ``source`` (a point of ``len(rows)``)."""
-
-    def put(dst: States, src: States) -> States:
-        return {name: v.index_copy(0, rows, src[name]) for name, v in dst.items()}
-
-    grads = None
-    if target.grads is not None and source.grads is not None:
-        grads = put(target.grads, source.grads)
-    return _Point(
-        put(target.states, source.states),
-        put(target.gs, source.gs),
-        target.energy.index_copy(0, rows, source.energy),
-        grads,
-    )
-
-
-def _point_rows(point: _Point, rows: torch.Tensor) -> _Point:
-    grads = None if point.grads is None else _rows(point.grads, rows)
-    return _Point(
-        _rows(point.states, rows),
-        _rows(point.gs, rows),
-        point.energy.index_select(0, rows),
-        grads,
-    )
-
-
-def _accepts(trial: torch.Tensor, energy: torch.Tensor) -> torch.Tensor:
-    """A trial is accepted when its energy is finite and not above ``energy``."""
-    return torch.isfinite(trial) & (trial <= energy)
-
-
-@dataclass
-class _Search:
-    """Outcome of :func:`_search`: per-sample scale, rejected trials, the accepted point
-    and the samples whose trial energy was −inf."""
-
-    scale: torch.Tensor
-    rejections: int
-    point: _Point
-    unbounded: torch.Tensor
-
-
-def _search(
-    ham: HAM, point: _Point, moves: _Moves, active: torch.Tensor, max_halvings: int, fused: bool
-) -> _Search:
-    """Largest scale in ``{1, ½, …, 2^-max_halvings, 0}`` per sample not raising its energy.
-
-    Runs without gradient tracking. The full step is tried on the whole batch; only
-    the samples whose energy rose (or became NaN/±inf) are retried (on their own
-    rows) with half the step. A sample stays put (scale 0) when it is inactive, when
-    its halvings are exhausted, when the rise is rounding noise (≤ ``ROUNDING_ULPS``
-    ulps of ``|E|``), or when its trial energy is −inf (flagged ``unbounded``). With
-    ``fused`` the accepted point carries ``∂E/∂ĝ`` and is ready for the next step
-    (without, only ``scale`` is meant to be used).
-    """
-    energy = point.energy.detach()
-    eps = torch.finfo(energy.dtype).eps
-    scale = active.to(energy.dtype)
-    unbounded = torch.zeros_like(active)
-    with torch.no_grad():
-        trial = moves.step(point.states, scale, bool(active.all()))
-        result = _evaluate(ham, trial, with_grads=fused)
-        rows = (active & ~_accepts(result.energy, energy)).nonzero().squeeze(1)
-        trial_energy = result.energy.index_select(0, rows)
-        rejections = 0
-        for attempt in range(max_halvings + 1):
-            if rows.numel() == 0:
-                break
-            rejections += rows.numel()
-            old = energy.index_select(0, rows)
-            below = trial_energy == float("-inf")
-            unbounded = unbounded.index_fill(0, rows[below], True)
-            noise = ROUNDING_ULPS * eps * (old.abs() + trial_energy.abs())
-            stay = below | (torch.isfinite(trial_energy) & (trial_energy - old <= noise))
-            if attempt == max_halvings:
-                stay = torch.ones_like(stay)
-            if bool(stay.any()):  # these take the old point at the end (scale 0)
-                scale = scale.index_fill(0, rows[stay], 0.0)
-            rows = rows[~stay]
-            if rows.numel() == 0:
-                break
-            scale = scale.index_copy(0, rows, scale.index_select(0, rows) * 0.5)
-            sub_states = _apply(_rows(point.states, rows), moves.of(rows), scale[rows])
-            sub = _evaluate(ham, sub_states, with_grads=fused)
-            ok = _accepts(sub.energy, energy.index_select(0, rows))
-            if bool(ok.any()):
-                result = _put_rows(result, rows[ok], _point_rows(sub, ok.nonzero().squeeze(1)))
-            rows, trial_energy = rows[~ok], sub.energy[~ok]
-        if fused:
-            result = _hold(scale == 0, point, result)
-    return _Search(scale, rejections, result, unbounded)
-
-
-def _hold(keep: torch.Tensor, old: _Point, new: _Point) -> _Point:
-    """``new`` with the samples ``keep`` (bool ``(B,)``) replaced by ``old``, in one pass."""
-    if not bool(keep.any()):
-        return new
-    if bool(keep.all()):
-        return old
-    assert old.grads is not None and new.grads is not None
-    return _Point(
-        _select(~keep, new.states, old.states),
-        _select(~keep, new.gs, old.gs),
-        torch.where(keep, old.energy, new.energy),
-        _select(~keep, new.grads, old.grads),
-    )
-
-
-def _guarded_step(ham: HAM, point: _Point, moves: _Moves, scale: torch.Tensor) -> _Point:
-    """Apply the searched ``scale`` with gradient tracking; a sample whose recomputed
-    energy would still exceed the old one (it cannot, barring nondeterminism) stays put."""
-    new = _evaluate(ham, _apply(point.states, moves.of(), scale), with_grads=True)
-    ok = _accepts(new.energy, point.energy).detach()
-    if bool(ok.all()):
-        return new
-    assert new.grads is not None and point.grads is not None
-    return _Point(
-        _select(ok, new.states, point.states),
-        _select(ok, new.gs, point.gs),
-        torch.where(ok, new.energy, point.energy),
-        _select(ok, new.grads, point.grads),
-    )
-
-
 def _needs_graph(ham: HAM, xs: States) -> bool:
     """Whether the result must carry an autograd graph (to parameters or initial states)."""
     if not torch.is_grad_enabled():
@@ -332,12 +142,12 @@ def _check_schedule(
 
 
 def _plain_step(
-    ham: HAM, point: _Point, moves: _Moves, converged: torch.Tensor, tol: float | None
-) -> tuple[_Point, torch.Tensor]:
+    ham: HAM, point: Point, moves: Moves, converged: torch.Tensor, tol: float | None
+) -> tuple[Point, torch.Tensor]:
     """One unguarded Euler step of the samples not yet converged: (new point, scale)."""
     scale = (~converged).to(point.energy.dtype)
     trial = moves.step(point.states, scale, tol is None or not bool(converged.any()))
-    return _evaluate(ham, trial, with_grads=True), scale
+    return evaluate(ham, trial, with_grads=True), scale
 
 
 def _iterate(
@@ -362,7 +172,7 @@ def _iterate(
             return _span_result(
                 name, memory_span.run(plan, steps, guard, max_halvings, ROUNDING_ULPS), step_size
             )
-    point = _evaluate(ham, states, with_grads=True)
+    point = evaluate(ham, states, with_grads=True)
     check_energy_defined(point.energy)  # a NaN start would never move (NaN ≤ E is False)
     batch = point.energy.shape[0]
     converged = torch.zeros(batch, dtype=torch.bool, device=point.energy.device)
@@ -370,19 +180,20 @@ def _iterate(
     energies, sizes, rejections, taken = [point.energy], [], 0, 0
     for _ in range(steps):
         assert point.grads is not None
-        moves = _Moves(ham, point.grads, step_size, masks)
+        moves = Moves(ham, point.grads, step_size, masks)
         if guard:
-            search = _search(ham, point, moves, ~(converged | unbounded), max_halvings, not graph)
+            active = ~(converged | unbounded)
+            search = guarded_search(ham, point, moves, active, max_halvings, not graph)
             rejections += search.rejections
             unbounded = unbounded | search.unbounded
             scale = search.scale
             # without a graph the searched point is final; with one, re-apply the scale
-            new = search.point if not graph else _guarded_step(ham, point, moves, scale)
+            new = search.point if not graph else guarded_step(ham, point, moves, scale)
         else:
             new, scale = _plain_step(ham, point, moves, converged, tol)
             unbounded = unbounded | (new.energy.detach() == float("-inf"))
         if tol is not None:
-            converged = converged | (_max_abs_move(moves.of(), scale) < tol)
+            converged = converged | (max_abs_move(moves.of(), scale) < tol)
         point = new
         energies.append(point.energy)
         sizes.append(scale * step_size)
@@ -441,7 +252,9 @@ def descend(
     put, since a smaller step cannot resolve a change below the float precision.
     A trial whose energy is −inf (the energy is unbounded below and overflowed) is
     rejected, the sample is flagged in ``result.unbounded`` and held at its last
-    finite state for the remaining steps. Halvings are evaluated on the failing
+    finite state for the remaining steps; one :class:`UnboundedEnergyWarning` per call
+    says how many samples reached −inf (with ``guard=False`` too, where they keep the
+    overflowed state). Halvings are evaluated on the failing
     samples only. Clamped entries never move.
 
     Differentiable end to end (step sizes are chosen without gradient tracking, then
@@ -481,20 +294,7 @@ def descend(
     if not isinstance(guard, bool):
         raise TypeError(f"guard must be a bool, got {type(guard).__name__}")
     masks = _check_clamp(ham, clamp, states)
+    result = _iterate(ham, states, masks, steps, step_size, tol, guard, max_halvings)
+    warn_unbounded(result.unbounded, guard)
+    return result
 
-    return _iterate(ham, states, masks, steps, step_size, tol, guard, max_halvings)
-
-
-def _select(ok: torch.Tensor, new: States, old: States) -> States:
-    """Per sample: ``new`` where ``ok`` else ``old``."""
-    return {
-        name: torch.where(ok.reshape(-1, *([1] * (x.ndim - 1))), x, old[name])
-        for name, x in new.items()
-    }
-
-
-def _max_abs_move(moves: States, scale: torch.Tensor) -> torch.Tensor:
-    """Largest ``|scale_b · move|`` over every layer and entry, per sample ``(B,)``."""
-    with torch.no_grad():
-        per_layer = [m.flatten(1).abs().amax(dim=1) for m in moves.values()]
-        return torch.stack(per_layer).amax(dim=0) * scale.abs()
