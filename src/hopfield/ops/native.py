@@ -17,7 +17,10 @@ K = 1e6).
 On CPUs with AVX-512 the blocks run on intrinsics that widen bfloat16 and int8 keys
 in registers (two integer operations per 32 bfloat16 keys), so low-precision stores
 are read at close to their own, halved or quartered, memory floor; elsewhere (or
-built with ``portable=True``) portable C loops that the compiler vectorises.
+built with ``portable=True``) portable C loops that the compiler vectorises. One query
+over low-precision keys has its own AVX-512 block, which keeps memory streaming
+through both passes over each block (prefetching the keys ahead in address order,
+half during the scores and half during the weighted sum).
 
 The C file is compiled on first use with the system C compiler (``$CC`` or ``cc``,
 ``-O3 -march=native``) into a per-user cache directory
