@@ -281,7 +281,11 @@ class ScoreNetwork(nn.Module):
         NaN/±inf ``t`` ``ValueError``, each naming the argument; NaN/±inf in ``x``
         propagate to the rows they are in; an empty batch gives an empty result.
         """
-        x, t = self._inputs(x, t)
+        return self._denoise(*self._inputs(x, t))
+
+    def _denoise(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """:meth:`denoise` on checked inputs: ``x`` ``(B, D)`` in the network's dtype,
+        ``t`` ``(B,)``."""
         sigma = self.sde.sigma(t).to(x.dtype)[:, None]
         var = sigma.square() + self.sigma_data**2
         angles = 2 * math.pi * t.to(x.dtype)[:, None] * self.frequencies.to(x.dtype)
@@ -297,7 +301,7 @@ class ScoreNetwork(nn.Module):
         in :meth:`denoise`)."""
         x, times = self._inputs(x, t)
         sigma = self.sde.sigma(times).to(x.dtype)[:, None]
-        return (self.denoise(x, times) - x) / sigma.square()
+        return (self._denoise(x, times) - x) / sigma.square()
 
 
 @dataclass
@@ -315,7 +319,7 @@ def _dsm_loss(model: ScoreNetwork, batch: torch.Tensor, generator: torch.Generat
     sigma = model.sde.sigma(t).to(batch.dtype)[:, None]
     noise = torch.randn(batch.shape, generator=generator, dtype=batch.dtype)
     # σ² ‖s_θ − ∇log N(x; ξ, σ²)‖² = ‖σ s_θ + z‖² = ‖D_θ − ξ‖²/σ²
-    denoised = model.denoise(batch + sigma * noise, t)
+    denoised = model._denoise(batch + sigma * noise, t)  # checked data, times in [t_min, 1]
     # ‖D_θ − ξ‖² = σ⁴ ‖s_θ − ∇log N(x; ξ, σ²I)‖²: score matching with weight λ(σ) = σ⁴
     return (denoised - batch).square().sum(dim=1).mean()
 
