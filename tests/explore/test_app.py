@@ -162,8 +162,10 @@ def test_cancel_stops_a_long_recall(monkeypatch: pytest.MonkeyPatch) -> None:
     body = {"session": session, "model": "modern-dot", "query": stored["patterns"][0]}
     client.post("/api/recall/start", json=body)
     real_step = app_module.models.recall_step
+    running = threading.Event()
 
     def slow_step(*args: Any, **kwargs: Any) -> Any:
+        running.set()  # the long request holds the session from its first step on
         time.sleep(0.05)
         result = real_step(*args, **kwargs)
         result.converged = False  # keep going until cancelled
@@ -177,7 +179,7 @@ def test_cancel_stops_a_long_recall(monkeypatch: pytest.MonkeyPatch) -> None:
         )
     )
     worker.start()
-    time.sleep(0.3)
+    assert running.wait(timeout=30)
     busy = client.post("/api/recall/step", json={"session": session, "steps": 1})
     _error(busy, 409, "already running")
     assert client.post("/api/recall/cancel", json={"session": session}).json() == {

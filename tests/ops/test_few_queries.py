@@ -307,6 +307,24 @@ def test_low_precision_stores_without_the_native_kernel(
     torch.testing.assert_close(native, portable, rtol=1e-5, atol=1e-5)
 
 
+def _wait_for_child(pid: int, timeout: float) -> int:
+    """The child's wait status; a child still running after ``timeout`` s is killed and the
+    test fails (a deadlock must fail the suite, not hang it)."""
+    import os
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise AssertionError(f"the forked child did not finish within {timeout} s (deadlock?)")
+
+
 @needs_native
 def test_native_helper_threads_survive_fork_and_concurrent_calls() -> None:
     """The kernel keeps helper threads between calls: a forked child (which has none)
@@ -323,7 +341,7 @@ def test_native_helper_threads_survive_fork_and_concurrent_calls() -> None:
     if pid == 0:  # child: only the native call, then leave without pytest's teardown
         got = native_lse_partials(queries, keys, None, 0.5, floor=-69.0, num_threads=2)
         os._exit(0 if torch.allclose(got[2], want[2], rtol=1e-5, atol=1e-6) else 1)
-    _, status = os.waitpid(pid, 0)
+    status = _wait_for_child(pid, timeout=120.0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     results: list[torch.Tensor] = []
 
