@@ -67,7 +67,12 @@ import torch
 import machine
 from hopfield.ops import lse_retrieve, lsr_retrieve, polynomial_retrieve
 from hopfield.ops.few_queries import native_max_queries, plan_kernel, plan_threads
-from hopfield.ops.native import native_available, native_lse_partials, native_simd
+from hopfield.ops.native import (
+    NativeTeam,
+    native_available,
+    native_lse_partials,
+    native_simd,
+)
 from retrieval_stores import ACCURACY_QUERIES, STORES, MemoryStep, make_store, store_accuracy
 
 __all__ = ["main"]
@@ -137,10 +142,16 @@ def kernel_choice(
         "plain reduction keys.sum()": lambda: keys.sum(),
         "matrix-vector keys @ q (MKL)": lambda: keys @ query[0],
         "lse chunk loop": lambda: lse_retrieve(query, keys, None, beta, kernel="chunked"),
-        "lse sdpa (fused, no compiler)": lambda: lse_retrieve(
-            query, keys, None, beta, kernel="sdpa"
-        ),
     }
+    own = "lse native, own threads (not a team)"
+    if native_available() and plan_threads(keys.numel() * 4) > 1:  # after PyTorch ops, as:
+        steps[own] = lambda: native_lse_partials(
+            query, keys, None, beta, floor=-87.0, num_threads=plan_threads(keys.numel() * 4),
+            team=NativeTeam.OWN,
+        )  # fmt: skip
+    steps["lse sdpa (fused, no compiler)"] = lambda: lse_retrieve(
+        query, keys, None, beta, kernel="sdpa"
+    )
     if native_available():
         steps["lse native (one pass, C)"] = lambda: lse_retrieve(
             query, keys, None, beta, kernel="native"
@@ -177,6 +188,14 @@ def kernel_choice(
             "parallel region)"
         )
     )
+    if own in seconds:
+        print(
+            f"  -> several threads: the native workers run as a team of PyTorch's OpenMP "
+            f"threads while no more threads are runnable than cores "
+            f"({seconds['lse native (one pass, C)'] * 1e3:.2f} ms here, against "
+            f"{seconds[own] * 1e3:.2f} ms on the kernel's own threads): after a parallel "
+            "PyTorch operation those keep spinning, and would share a core with a helper"
+        )
     if native_simd():
         print(
             "  -> low-precision keys: the AVX-512 build widens them in registers (bf16: a "

@@ -11,7 +11,7 @@ import torch
 from hopfield.ops import lse_partials, lse_retrieve
 from hopfield.ops import native as native_module
 from hopfield.ops.few_queries import FEW_QUERIES, KERNELS, plan_kernel, plan_threads
-from hopfield.ops.native import native_available, native_lse_partials
+from hopfield.ops.native import NativeTeam, native_available, native_lse_partials
 
 NATIVE = native_available()
 needs_native = pytest.mark.skipif(
@@ -179,6 +179,49 @@ def test_one_query_block_matches_the_general_block_and_the_reference(
         general = run(query.expand(2, dim).contiguous(), threads)  # B=2: the general block
         torch.testing.assert_close(got[0], general[1], rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(got, run(query, threads, portable=True), rtol=1e-5, atol=1e-6)
+
+
+@needs_native
+@pytest.mark.parametrize("store", ["fp32", "bf16", "int8"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_native_thread_teams_match_the_reference_and_the_portable_build(
+    store: str, batch: int
+) -> None:
+    """Several workers run on the kernel's own threads or as a team of PyTorch's OpenMP
+    runtime (always, or while no more threads are runnable than cores): right after a
+    parallel PyTorch operation (its threads still spinning), on 1, 2 and 3 threads, every
+    team gives the float64 softmax to 1e-5 relative and the portable build's result, on
+    the one-query block (B=1, D a multiple of 32) and the general one."""
+    import os
+
+    gen = torch.Generator().manual_seed(17 + batch)
+    codes, scales = _dequantised(torch.randn(30_000, 64, generator=gen), store)  # 30 tasks
+    plain = codes.float() if scales is None else codes.float() * scales[:, None]
+    bias = torch.randn(30_000, generator=gen)
+    queries = torch.randn(batch, 64, generator=gen) / 8**0.5
+    square = torch.randn(512, 512, generator=gen)
+    if "parallel backend: OpenMP" in torch.__config__.parallel_info():
+        assert native_module._openmp_parallel(os.getpid()) is not None  # a team really runs
+
+    def run(team: NativeTeam, threads: int, portable: bool = False) -> torch.Tensor:
+        (square @ square).sum()  # a parallel PyTorch operation just before
+        run_max, run_sum, weighted = native_lse_partials(
+            queries, codes, None, 0.7, bias=bias, key_scales=scales, floor=-87.0,
+            num_threads=threads, portable=portable, team=team,
+        )  # fmt: skip
+        return torch.cat([weighted / run_sum[:, None], (run_max + run_sum.log())[:, None]], 1)
+
+    scores = 0.7 * queries.double() @ plain.double().T + bias.double()
+    want = torch.softmax(scores, dim=1) @ plain.double()
+    want_lse = torch.logsumexp(scores, dim=1)
+    portable = run(NativeTeam.OWN, 1, portable=True)
+    for team in NativeTeam:
+        for threads in (1, 2, 3):
+            got = run(team, threads)
+            assert float((got[:, :-1] - want).abs().max() / want.abs().max()) < 1e-5
+            torch.testing.assert_close(got[:, -1].double(), want_lse, rtol=1e-6, atol=1e-5)
+            torch.testing.assert_close(got, portable, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(got, run(team, threads, portable=True), rtol=1e-5, atol=1e-6)
 
 
 @needs_native

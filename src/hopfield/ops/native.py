@@ -10,7 +10,10 @@ threads take 1024-row tasks from a shared counter, so a thread whose core is
 shared with another process takes fewer tasks instead of holding the others at a
 barrier; the helper threads are started once and sleep between calls (a woken
 thread runs at once on a busy machine, a new one waited ~2.5 ms; concurrent calls
-are serialised, a forked child starts its own); each task sums its own rows before
+are serialised, a forked child starts its own), or, while no more threads are
+runnable than cores, the workers run as a team of PyTorch's own OpenMP threads
+(:class:`NativeTeam`: after a parallel PyTorch operation those keep spinning and
+would otherwise share a core with a helper); each task sums its own rows before
 folding them into the thread's partials (two-level sums: ~1e-7 relative error at
 K = 1e6).
 
@@ -33,6 +36,7 @@ the cached library. Without a compiler (or with ``HOPFIELD_NATIVE=0``)
 from __future__ import annotations
 
 import ctypes
+import enum
 import functools
 import hashlib
 import os
@@ -46,6 +50,7 @@ import torch
 
 __all__ = [
     "NATIVE_DTYPES",
+    "NativeTeam",
     "native_available",
     "native_library",
     "native_lse_partials",
@@ -59,6 +64,27 @@ _COMPILE_TIMEOUT_S = 120
 
 NATIVE_DTYPES: dict[torch.dtype, int] = {torch.float32: 0, torch.bfloat16: 1, torch.int8: 2}
 """Key dtypes of the native kernel and their codes (int8 keys need one scale per row)."""
+
+
+class NativeTeam(enum.IntEnum):
+    """Which threads run the native kernel's workers when it uses several.
+
+    After a parallel PyTorch operation the threads of PyTorch's OpenMP runtime keep
+    spinning for a while; on a machine with as many cores as threads a thread of the
+    kernel's own then shares a core with one of them, where that spinning thread can
+    take the work itself (measured on 2 cores, fp32 K=1e5 B=1 right after
+    ``keys.sum()``: own threads 5.1 ms, OpenMP team 3.7 ms, the sum itself 4.1 ms). With
+    another process running, the own threads were faster (6.3 vs 6.9 ms): their waits
+    sleep and free a core, the runtime's spin.
+    """
+
+    OWN = 0
+    """The kernel's own threads (started once, asleep between calls)."""
+    AUTO = 1
+    """An OpenMP team while no more threads are runnable than the machine has cores
+    (Linux's ``/proc/loadavg`` count, read at each call), else the own threads."""
+    OPENMP = 2
+    """Always an OpenMP team (the own threads where PyTorch does not run on OpenMP)."""
 
 
 def _cache_dir() -> Path:
@@ -100,7 +126,8 @@ def _bind(library: ctypes.CDLL) -> ctypes.CDLL:
     function = library.hopfield_lse_few
     function.argtypes = [
         pointer, size, size, pointer, ctypes.c_int, pointer, size, pointer, size, pointer,
-        ctypes.c_float, ctypes.c_float, ctypes.c_int, pointer, pointer, pointer,
+        ctypes.c_float, ctypes.c_float, ctypes.c_int, pointer, ctypes.c_int, pointer, pointer,
+        pointer,
     ]  # fmt: skip
     function.restype = ctypes.c_int
     library.hopfield_lse_few_simd.argtypes = []
@@ -132,6 +159,20 @@ def native_library(portable: bool = False) -> ctypes.CDLL | None:
         return None
 
 
+@functools.cache
+def _openmp_parallel(pid: int) -> int | None:
+    """Address of ``GOMP_parallel`` of the OpenMP runtime PyTorch's threads run on, in
+    process ``pid`` (a forked child looks again: it uses the kernel's own threads), or
+    ``None`` when PyTorch does not run on OpenMP or the symbol is not found."""
+    if pid != _PARENT_PID or "parallel backend: OpenMP" not in torch.__config__.parallel_info():
+        return None
+    function = getattr(ctypes.CDLL(None), "GOMP_parallel", None)  # loaded globally by torch
+    return None if function is None else ctypes.cast(function, ctypes.c_void_p).value
+
+
+_PARENT_PID = os.getpid()
+
+
 def native_available() -> bool:
     """Whether the native kernel can be used in this process (compiles it if needed)."""
     return native_library() is not None
@@ -154,6 +195,7 @@ def native_lse_partials(
     floor: float,
     num_threads: int,
     portable: bool = False,
+    team: NativeTeam = NativeTeam.AUTO,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(max (B,), sumexp (B,), weighted (B, Dv))`` of the scores ``β ξ_μ·x + b_μ`` in one
     pass over ``keys`` with the native kernel (``values=None``: the keys are the values).
@@ -162,7 +204,9 @@ def native_lse_partials(
     contiguous; queries, values, bias and key_scales float32; keys float32, bfloat16 or
     int8 (then ``key_scales`` ``(K,)``: row ``μ`` is ``key_scales[μ] · keys[μ]``).
     Exponents below ``floor`` are clamped there. ``portable=True`` runs the build
-    without intrinsics. Raises ``RuntimeError`` if the kernel is unavailable or fails.
+    without intrinsics. ``team``: which threads run the workers when ``num_threads > 1``
+    (:class:`NativeTeam`; a forked child uses the own threads). Raises ``RuntimeError``
+    if the kernel is unavailable or fails.
     """
     library = native_library(portable)
     if library is None:
@@ -180,7 +224,8 @@ def native_lse_partials(
         address(queries), num_queries, dim, address(keys), NATIVE_DTYPES[keys.dtype],
         address(key_scales), keys.shape[0], address(values), value_dim, address(bias),
         float(beta), float(floor), int(num_threads),
-        address(out_max), address(out_sum), address(out_weighted),
+        None if team == NativeTeam.OWN else _openmp_parallel(os.getpid()),
+        int(team == NativeTeam.OPENMP), address(out_max), address(out_sum), address(out_weighted),
     )  # fmt: skip
     if status != 0:
         raise RuntimeError(f"native lse kernel failed with status {status}")
