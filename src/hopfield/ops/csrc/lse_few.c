@@ -44,7 +44,6 @@
 
 #define ROWS 16 /* the SIMD path keeps a block's scores in one 16-lane vector */
 #define TASK_ROWS 1024
-#define PREFETCH_ROWS 16 /* SIMD path: rows prefetched this far ahead (measured: 16-32) */
 #define MAX_THREADS 256
 
 typedef struct {

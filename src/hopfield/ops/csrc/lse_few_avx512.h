@@ -2,6 +2,7 @@
  * __AVX512F__ is defined and HOPFIELD_PORTABLE is not; see there). */
 #if HOPFIELD_SIMD
 #define INLINE static inline __attribute__((always_inline))
+#define AHEAD_BLOCKS 2 /* blocks between the one read and the one prefetched into L2 */
 
 /* Keys 32c .. 32c+31 of `row` as two float32 vectors in key order: float32 and int8
  * in natural order (int8 unscaled), bfloat16 evens then odds. */
@@ -46,14 +47,13 @@ INLINE __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
 /* Scores <q_j, row_i> of NQ <= 4 queries (stride D, key order) against four rows (int8
  * unscaled) into out[j * ROWS + i]: each key is loaded and widened once for all NQ
  * queries. While at it, the same dimensions of the rows `ahead` bytes further on are
- * prefetched into L2 and those of the next four rows into L1 (ahead 0: none), so that
+ * prefetched into L2 and those `near` bytes on into L1 (0: none), so that
  * memory keeps streaming during the arithmetic (measured, 1 thread, K=1e6: bf16
  * 1.97x fp32 with both, 1.73-1.85x with the L2 one alone). */
 INLINE void dots(const void *const *rows, const float *q, int64_t D, int dtype, int NQ,
-                 float *out, int64_t ahead, float *widened) {
+                 float *out, int64_t ahead, int64_t near, float *widened) {
     const int64_t bytes = dtype == 0 ? 128 : dtype == 1 ? 64 : 32; /* per 32 keys */
     const int split = NQ == 1 ? 2 : 1; /* one query: two sums per row (latency) */
-    const int64_t near = ahead / PREFETCH_ROWS * 4; /* the next four rows */
     __m512 a[4][4][2];
     for (int j = 0; j < NQ; ++j)
         for (int i = 0; i < 4; ++i) a[j][i][0] = a[j][i][1] = _mm512_setzero_ps();
@@ -63,7 +63,9 @@ INLINE void dots(const void *const *rows, const float *q, int64_t D, int dtype, 
             const char *p = (const char *)rows[i] + ahead + bytes * c;
             _mm_prefetch(p, _MM_HINT_T2);
             if (bytes > 64) _mm_prefetch(p + 64, _MM_HINT_T2);
-            const char *n = (const char *)rows[i] + near + bytes * c; /* next four, to L1 */
+        }
+        for (int i = 0; near && i < 4; ++i) {
+            const char *n = (const char *)rows[i] + near + bytes * c; /* to L1 */
             _mm_prefetch(n, _MM_HINT_T0);
             if (bytes > 64) _mm_prefetch(n + 64, _MM_HINT_T0);
         }
@@ -98,7 +100,7 @@ INLINE void dots(const void *const *rows, const float *q, int64_t D, int dtype, 
 /* acc_j += sum_r p[j * ROWS + r] row_r for NQ <= 4 queries (acc_j at acc + j * D, key
  * order) over the ROWS rows (padded rows weigh 0); each key widened once for all. */
 INLINE void accumulate(const void *const *rows, const float *p, int64_t D, int dtype, int NQ,
-                       float *acc) {
+                       float *acc, const char *ahead, int lines) {
     const int parities = NQ == 1 ? 2 : 1; /* one query: even and odd rows apart (latency) */
     const int64_t chunks = D / 32;
     for (int64_t c = 0; c < chunks; ++c) {
@@ -110,6 +112,7 @@ INLINE void accumulate(const void *const *rows, const float *p, int64_t D, int d
         }
 #pragma GCC unroll 16
         for (int r = 0; r < ROWS; ++r) {
+            if (r < lines) _mm_prefetch(ahead, _MM_HINT_T1), ahead += 64;
             __m512 lo, hi;
             load32(rows[r], c, dtype, &lo, &hi);
             const int k = (r & 1) & (parities - 1);
@@ -134,19 +137,19 @@ INLINE void accumulate(const void *const *rows, const float *p, int64_t D, int d
 
 /* dots / accumulate with NQ a constant (one unrolled specialisation per count). */
 INLINE void dots_n(const void *const *rows, const float *q, int64_t D, int dtype, int64_t nq,
-                   float *out, int64_t ahead, float *widened) {
-    if (nq >= 4) dots(rows, q, D, dtype, 4, out, ahead, widened);
-    else if (nq == 3) dots(rows, q, D, dtype, 3, out, ahead, widened);
-    else if (nq == 2) dots(rows, q, D, dtype, 2, out, ahead, widened);
-    else dots(rows, q, D, dtype, 1, out, ahead, widened);
+                   float *out, int64_t ahead, int64_t near, float *widened) {
+    if (nq >= 4) dots(rows, q, D, dtype, 4, out, ahead, near, widened);
+    else if (nq == 3) dots(rows, q, D, dtype, 3, out, ahead, near, widened);
+    else if (nq == 2) dots(rows, q, D, dtype, 2, out, ahead, near, widened);
+    else dots(rows, q, D, dtype, 1, out, ahead, near, widened);
 }
 
 INLINE void accumulate_n(const void *const *rows, const float *p, int64_t D, int dtype,
-                         int64_t nq, float *acc) {
-    if (nq >= 4) accumulate(rows, p, D, dtype, 4, acc);
-    else if (nq == 3) accumulate(rows, p, D, dtype, 3, acc);
-    else if (nq == 2) accumulate(rows, p, D, dtype, 2, acc);
-    else accumulate(rows, p, D, dtype, 1, acc);
+                         int64_t nq, float *acc, const char *ahead, int lines) {
+    if (nq >= 4) accumulate(rows, p, D, dtype, 4, acc, ahead, lines);
+    else if (nq == 3) accumulate(rows, p, D, dtype, 3, acc, ahead, lines);
+    else if (nq == 2) accumulate(rows, p, D, dtype, 2, acc, ahead, lines);
+    else accumulate(rows, p, D, dtype, 1, acc, ahead, lines);
 }
 
 /* exp(t) for floor <= t <= 0, sixteen at a time (as exp_nonpositive; scalef: p * 2^n). */
@@ -210,10 +213,17 @@ INLINE void run_block_simd(const problem_t *pb, int64_t start, int64_t count, fl
     /* low-precision keys that are also the values: widened once, in the first pass, into
        rows_buf (L1-resident), which the weighted sum then reads as float32 */
     const int widen = dtype != 0 && !pb->values;
+    /* the block AHEAD_BLOCKS further on is prefetched into L2 (rows 0-7 in the scores
+       pass, 8-15 in the weighted sum: memory streams through both), the next four rows
+       into L1 */
+    const int64_t far = AHEAD_BLOCKS * ROWS * row_bytes;
+    const int64_t chunks = D / 32;
+    const int lines = chunks ? (int)((ROWS / 2 * row_bytes / 64 + chunks - 1) / chunks) : 0;
     for (int64_t b = 0; b < B; b += 4) /* prefetch and widen once */
         for (int64_t r = 0; r < count; r += 4)
             dots_n(rows + r, pb->queries + b * D, D, dtype, B - b, scores + b * ROWS + r,
-                   b ? 0 : PREFETCH_ROWS * row_bytes, widen && !b ? rows_buf + r * D : NULL);
+                   b || r >= ROWS / 2 ? 0 : far, b ? 0 : 4 * row_bytes,
+                   widen && !b ? rows_buf + r * D : NULL);
     if (widen)
         for (int64_t r = 0; r < ROWS; ++r) v[r] = rows_buf + (r < count ? r : 0) * D;
     for (int64_t b = 0; b < B; ++b) {
@@ -225,7 +235,10 @@ INLINE void run_block_simd(const problem_t *pb, int64_t start, int64_t count, fl
         if (dtype == 2 && !pb->values)
             for (int64_t r = 0; r < count; ++r) s[r] *= pb->scales[start + r];
     }
-    for (int64_t b = 0; b < B; b += 4) accumulate_n(v, scores + b * ROWS, Dv, 0, B - b, w->weighted + b * Dv);
+    const char *ahead = (const char *)rows[0] + far + ROWS / 2 * row_bytes;
+    for (int64_t b = 0; b < B; b += 4)
+        accumulate_n(v, scores + b * ROWS, Dv, 0, B - b, w->weighted + b * Dv, ahead,
+                     b || lines > ROWS ? 0 : lines);
 }
 
 /* One query, low-precision keys (bfloat16, int8), a full block of ROWS rows and D a
@@ -239,7 +252,6 @@ INLINE void run_block_simd(const problem_t *pb, int64_t start, int64_t count, fl
  * products stay in sixteen registers, one per row, summed across lanes together
  * (sum16); widened keys are kept in rows_buf for the weighted sum (widening them again
  * there instead was slower: 62 vs 46 ms). */
-#define AHEAD_BLOCKS 2
 
 /* Lane r: the sum of the sixteen elements of a[r]. */
 INLINE __m512 sum16(const __m512 *a) {
